@@ -1,0 +1,221 @@
+//! NEON micro-kernels (32 q registers).
+//!
+//! 8x8 is the tile. A row's activations are loaded four depth steps at a time
+//! (one 128-bit load per row) and each lane feeds the FMA directly
+//! (`fmla v.4s, v.4s, v.s[lane]`, `vfmaq_laneq_f32`), so the A side costs no
+//! broadcast instruction and no register per step. 16 accumulators (8 rows x 2
+//! q), 8 A vectors and 2 panel vectors make 26 of the 32 q registers, which
+//! leaves the compiler room to load the next panel row early without spilling.
+//! Each depth step issues 16 FMAs against 2 panel loads and 2 A loads (8 per 4
+//! steps): one load per 4 FMAs, enough to keep two FMA pipes (Cortex-A76,
+//! Neoverse N1) busy from two load ports.
+//!
+//! The alternatives do worse on this budget: 6x16 with lane FMAs needs 24
+//! accumulators + 6 A + 4 panel = 34 registers, so it would fall back to one
+//! broadcast load per row per step (10 loads per 24 FMAs); 8x16 needs 32
+//! accumulators alone; 8x12 breaks the table's rule that NR is a multiple of 8
+//! or divides 16 (panels must start on the same NCHWc block phase). NR = 8 also
+//! pads less than 16 on the channel counts of mobile networks (24, 40, 72,
+//! 120, ...), and MR = 8 divides the driver's 240-row blocks.
+
+use core::arch::aarch64::*;
+
+use super::clamped_rows;
+use crate::abi::{store_element, TileArgs};
+
+const LANES: usize = 4;
+
+/// The shared NEON body for an `MR x (V·4)` tile.
+///
+/// # Safety
+/// The ABI contract for `MR` and `NR = V·4`; the CPU has NEON.
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
+    let nr = V * LANES;
+    // SAFETY: the contract gives m >= 1 readable row pointers.
+    let a_rows: [*const f32; MR] = unsafe { clamped_rows(t.a_rows, t.m) };
+    let mut acc = [[vdupq_n_f32(0.0); V]; MR];
+
+    if !t.bias.is_null() {
+        for v in 0..V {
+            // SAFETY: bias holds NR floats.
+            let b = unsafe { vld1q_f32(t.bias.add(v * LANES)) };
+            for row in acc.iter_mut() {
+                row[v] = b;
+            }
+        }
+    }
+
+    let mut panel = t.b_panel;
+    // Each run is contiguous (the whole depth for NHWC, one block for NCHWc, one
+    // element for NCHW). A 4-wide A load must stay inside its run: the element
+    // after a run lies in another block, or past the end of the buffer.
+    t.a_k.for_each_run(t.k, |_, offset, len| {
+        let mut p = 0;
+        while p + LANES <= len {
+            // SAFETY: elements p..p+4 of this run are in bounds by the contract.
+            let a: [float32x4_t; MR] = core::array::from_fn(|i| unsafe { vld1q_f32(a_rows[i].add(offset + p)) });
+            // SAFETY: panel rows p..p+4 of the remaining k are in bounds.
+            unsafe {
+                lane_step::<MR, V, 0>(&mut acc, &a, panel);
+                lane_step::<MR, V, 1>(&mut acc, &a, panel.add(nr));
+                lane_step::<MR, V, 2>(&mut acc, &a, panel.add(2 * nr));
+                lane_step::<MR, V, 3>(&mut acc, &a, panel.add(3 * nr));
+                // Stays within (or one past) the k·NR panel.
+                panel = panel.add(LANES * nr);
+            }
+            p += LANES;
+        }
+        // The last 0..=3 elements of the run, one depth step each.
+        while p < len {
+            // SAFETY: the panel row is in bounds (p < len, within k).
+            let b: [float32x4_t; V] = core::array::from_fn(|v| unsafe { vld1q_f32(panel.add(v * LANES)) });
+            for (acc_row, row) in acc.iter_mut().zip(&a_rows) {
+                // SAFETY: element p of this run is in bounds by the contract.
+                let a = unsafe { vld1q_dup_f32(row.add(offset + p)) };
+                for v in 0..V {
+                    acc_row[v] = vfmaq_f32(acc_row[v], b[v], a);
+                }
+            }
+            // SAFETY: stays within (or one past) the k·NR panel.
+            panel = unsafe { panel.add(nr) };
+            p += 1;
+        }
+    });
+
+    // SAFETY: the contract's pointers for rows < m, columns < n.
+    unsafe { store_tile::<MR, V>(t, &acc) };
+}
+
+/// One depth step whose A values are lane `L` of `a`: `acc[i] += a[i][L] · B`
+/// for the panel row at `b_row`.
+///
+/// # Safety
+/// `b_row` points at `V·4` readable floats; the CPU has NEON.
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn lane_step<const MR: usize, const V: usize, const L: i32>(
+    acc: &mut [[float32x4_t; V]; MR],
+    a: &[float32x4_t; MR],
+    b_row: *const f32,
+) {
+    // SAFETY: forwarded; NEON loads need only f32 alignment.
+    let b: [float32x4_t; V] = core::array::from_fn(|v| unsafe { vld1q_f32(b_row.add(v * LANES)) });
+    for (acc_row, &a_i) in acc.iter_mut().zip(a) {
+        for v in 0..V {
+            acc_row[v] = vfmaq_laneq_f32::<L>(acc_row[v], b[v], a_i);
+        }
+    }
+}
+
+/// Epilogue: accumulate, residual, clamp and store rows `< m`, columns `< n`.
+/// Bias is already in the accumulators.
+///
+/// # Safety
+/// The ABI contract; the CPU has NEON.
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: &[[float32x4_t; V]; MR]) {
+    // The element-wise path spills one row into a fixed buffer.
+    const { assert!(V * LANES <= 64) };
+    let vector_path = t.c_cols.vectors_contiguous(LANES) && (t.r_rows.is_null() || t.r_cols.vectors_contiguous(LANES));
+    if !vector_path {
+        for (i, acc_row) in acc.iter().enumerate().take(t.m) {
+            let mut lanes = [0.0f32; 64];
+            for (v, acc_v) in acc_row.iter().enumerate() {
+                // SAFETY: lanes has room for V·4 <= 64 floats.
+                unsafe { vst1q_f32(lanes.as_mut_ptr().add(v * LANES), *acc_v) };
+            }
+            for (j, &value) in lanes.iter().enumerate().take(t.n) {
+                // SAFETY: i < m, j < n.
+                unsafe { store_element(t, i, j, value, 0.0) };
+            }
+        }
+        return;
+    }
+    let lo = vdupq_n_f32(t.clamp_min);
+    let hi = vdupq_n_f32(t.clamp_max);
+    for (i, acc_row) in acc.iter().enumerate().take(t.m) {
+        // SAFETY: i < m.
+        let c_row = unsafe { *t.c_rows.add(i) };
+        let r_row = if t.r_rows.is_null() {
+            core::ptr::null()
+        } else {
+            // SAFETY: i < m and r_rows is not null.
+            unsafe { *t.r_rows.add(i) }
+        };
+        for (v, &acc_v) in acc_row.iter().enumerate() {
+            let first = v * LANES;
+            if first >= t.n {
+                break;
+            }
+            let live = t.n - first;
+            // SAFETY: columns first..first+min(live, 4) are in the tile and
+            // contiguous (vectors_contiguous); lanes past them are not accessed.
+            unsafe {
+                let c = c_row.add(t.c_cols.offset(first));
+                let mut x = acc_v;
+                if t.accumulate != 0 {
+                    x = vaddq_f32(x, load(c, live));
+                }
+                if !r_row.is_null() {
+                    x = vaddq_f32(x, load(r_row.add(t.r_cols.offset(first)), live));
+                }
+                // FMAX/FMIN (not FMAXNM/FMINNM) return NaN when either operand
+                // is NaN, so a NaN sum stays NaN, as PyTorch's clamp keeps it.
+                x = vminq_f32(vmaxq_f32(x, lo), hi);
+                store(c, live, x);
+            }
+        }
+    }
+}
+
+/// Loads `min(live, 4)` floats at `p`; the other lanes are zero.
+///
+/// # Safety
+/// `min(live, 4)` floats at `p` are readable.
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn load(p: *const f32, live: usize) -> float32x4_t {
+    // SAFETY: forwarded; each arm reads exactly its first `live` floats.
+    unsafe {
+        match live {
+            1 => vld1q_lane_f32::<0>(p, vdupq_n_f32(0.0)),
+            2 => vcombine_f32(vld1_f32(p), vdup_n_f32(0.0)),
+            3 => vld1q_lane_f32::<2>(p.add(2), vcombine_f32(vld1_f32(p), vdup_n_f32(0.0))),
+            _ => vld1q_f32(p),
+        }
+    }
+}
+
+/// Stores the first `min(live, 4)` lanes of `x` at `p`, and nothing else.
+///
+/// # Safety
+/// `min(live, 4)` floats at `p` are writable.
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn store(p: *mut f32, live: usize, x: float32x4_t) {
+    // SAFETY: forwarded; each arm writes exactly its first `live` floats.
+    unsafe {
+        match live {
+            1 => vst1q_lane_f32::<0>(p, x),
+            2 => vst1_f32(p, vget_low_f32(x)),
+            3 => {
+                vst1_f32(p, vget_low_f32(x));
+                vst1q_lane_f32::<2>(p.add(2), x);
+            }
+            _ => vst1q_f32(p, x),
+        }
+    }
+}
+
+/// 8 x 8 NEON kernel: 16 q accumulators, 4-wide A loads with lane FMAs.
+///
+/// # Safety
+/// The [ABI contract](crate::abi) for `MR = 8`, `NR = 8`; the CPU has NEON.
+#[target_feature(enable = "neon")]
+pub unsafe fn f32_pw_8x8__neon(t: &TileArgs) {
+    // SAFETY: forwarded contract; the target feature is enabled on this function.
+    unsafe { tile::<8, 2>(t) }
+}

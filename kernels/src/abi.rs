@@ -1,0 +1,255 @@
+//! The one micro-kernel ABI shared by every ISA.
+//!
+//! A micro-kernel computes one output tile of at most `MR` pixels (rows) by `NR`
+//! output channels (columns):
+//!
+//! ```text
+//! C[i][j] = clamp( acc[i][j] (+ C[i][j] if accumulate) (+ bias[j]) (+ R[i][j]), min, max )
+//! acc[i][j] = Σ_{p < k} A[i][p] · B[p][j]            for i < m, j < n
+//! ```
+//!
+//! * **A** (activations) is read in place. Row `i` starts at `a_rows[i]`, and its
+//!   element `p` lies at `a_rows[i] + a_k.offset(p)`. The same kernel thus reads
+//!   NHWC (contiguous channels), NCHWc (channels in blocks of 8 or 16, the blocks
+//!   `H·W·c` apart) and NCHW (channels `H·W` apart) without copying.
+//! * **B** (weights) is a packed panel: `k` rows of exactly `NR` floats, row `p`
+//!   at `b_panel + p·NR`, columns `n..NR` zero. The panel is 64-byte aligned.
+//! * **C** (output) row `i` starts at `c_rows[i]`; column `j` lies at
+//!   `c_rows[i] + c_cols.offset(j)`.
+//! * **R** (residual), when `r_rows` is not null, is addressed like C through
+//!   `r_rows` and `r_cols`.
+//!
+//! # Contract
+//! The caller guarantees, and the kernel relies on, the following:
+//! * `1 <= m <= MR`, `1 <= n <= NR`, `k >= 0`. The CPU supports the kernel's ISA.
+//! * `a_rows[0..m]`, `c_rows[0..m]` and, when not null, `r_rows[0..m]` are readable.
+//! * Every address named above, for `i < m`, `j < n`, `p < k`, is in bounds of
+//!   one live allocation and properly aligned for `f32`.
+//! * `b_panel` holds `k·NR` floats and is 64-byte aligned; `bias`, when not null,
+//!   holds `NR` floats (columns `n..NR` may be anything).
+//! * No C element aliases an A, B, bias or R element that the kernel reads.
+//!
+//! The kernel guarantees:
+//! * It **reads** only `a_rows[0..m]`, `c_rows[0..m]`, `r_rows[0..m]`, the A and R
+//!   elements of rows `i < m`, columns `j < n`, depth `p < k`, the `k·NR` panel
+//!   floats, `NR` bias floats, and the C elements of the tile when `accumulate`
+//!   is set. Rows `m..MR` are never dereferenced: kernels clamp row pointers to
+//!   row `m - 1`, computing duplicate rows that are thrown away.
+//! * It **writes** exactly the C elements `(i, j)` with `i < m`, `j < n`, each
+//!   once, and nothing else: no padding column, no neighbouring channel, no row
+//!   beyond `m`.
+//! * NaN propagates: the clamp keeps a NaN (as PyTorch's `clamp`/`relu` do).
+
+/// The instruction sets a kernel can be written for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Isa {
+    /// Portable Rust, no intrinsics. The fallback and the test oracle.
+    Scalar = 0,
+    /// x86-64 AVX2 with FMA3 (256-bit, 16 ymm registers).
+    Avx2 = 1,
+    /// x86-64 AVX-512F (512-bit, 32 zmm registers, mask registers).
+    Avx512 = 2,
+    /// AArch64 Advanced SIMD (128-bit, 32 q registers).
+    Neon = 3,
+}
+
+impl Isa {
+    /// Every ISA, in the order of preference for dispatch (best last).
+    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon];
+
+    /// The lower-case name used by `POINTWISE_ISA`, the CLI and test output.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+            Isa::Neon => "neon",
+        }
+    }
+
+    /// Parses a name as written by [`Isa::name`].
+    pub fn from_name(name: &str) -> Option<Isa> {
+        Isa::ALL.into_iter().find(|isa| isa.name() == name)
+    }
+}
+
+/// How a run of logical indices `0, 1, 2, ...` maps to element offsets.
+///
+/// Index `j` lies at `((phase + j) / block) · block_stride + (phase + j) % block`
+/// elements from the base pointer, which points at the start of the block that
+/// holds index 0. `block == 0` means "contiguous": index `j` lies at offset `j`.
+///
+/// | layout of the channel axis | `block` | `block_stride` | `phase` |
+/// |---|---|---|---|
+/// | NHWC (channels contiguous) | 0 | unused | unused |
+/// | NCHWc (`c` = 8 or 16) | `c` | `H·W·c` | first channel `% c` |
+/// | NCHW (one plane per channel) | 1 | `H·W` | 0 |
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct Strides {
+    /// Elements per contiguous block, or 0 for one unbounded contiguous run.
+    pub block: usize,
+    /// Elements from the start of one block to the start of the next.
+    pub block_stride: usize,
+    /// Position of index 0 inside its block (`< block`; ignored when `block == 0`).
+    pub phase: usize,
+}
+
+impl Strides {
+    /// One contiguous run: index `j` at offset `j`.
+    pub const CONTIGUOUS: Strides = Strides { block: 0, block_stride: 0, phase: 0 };
+
+    /// Element offset of index `j` from the base pointer.
+    #[inline(always)]
+    pub const fn offset(&self, j: usize) -> usize {
+        if self.block == 0 {
+            j
+        } else {
+            let q = self.phase + j;
+            (q / self.block) * self.block_stride + q % self.block
+        }
+    }
+
+    /// The same axis from index `first` on: the element offset of the block
+    /// that holds `first`, and the strides that make `first` index 0 there.
+    #[inline]
+    pub const fn advance(&self, first: usize) -> (usize, Strides) {
+        if self.block == 0 {
+            (first, *self)
+        } else {
+            let q = self.phase + first;
+            (
+                (q / self.block) * self.block_stride,
+                Strides { block: self.block, block_stride: self.block_stride, phase: q % self.block },
+            )
+        }
+    }
+
+    /// True when every aligned group of `lanes` indices (`0..lanes`,
+    /// `lanes..2·lanes`, ...) is contiguous in memory, so that a kernel may use
+    /// whole-vector loads and stores for it.
+    #[inline(always)]
+    pub const fn vectors_contiguous(&self, lanes: usize) -> bool {
+        self.block == 0 || (self.block % lanes == 0 && self.phase % lanes == 0)
+    }
+
+    /// Calls `run(first_index, element_offset, len)` for each maximal contiguous
+    /// run of the indices `0..count`, in increasing order.
+    #[inline(always)]
+    pub fn for_each_run(&self, count: usize, mut run: impl FnMut(usize, usize, usize)) {
+        if self.block == 0 {
+            if count > 0 {
+                run(0, 0, count);
+            }
+            return;
+        }
+        let mut index = 0;
+        let mut block_index = 0;
+        let mut in_block = self.phase;
+        while index < count {
+            let len = (self.block - in_block).min(count - index);
+            run(index, block_index * self.block_stride + in_block, len);
+            index += len;
+            block_index += 1;
+            in_block = 0;
+        }
+    }
+}
+
+/// The tile descriptor: everything one micro-kernel call reads and writes.
+/// See the [module documentation](self) for the contract.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub struct TileArgs {
+    /// Rows (pixels) to compute, `1..=MR`.
+    pub m: usize,
+    /// Columns (output channels) to write, `1..=NR`.
+    pub n: usize,
+    /// Depth (input channels), `>= 0`.
+    pub k: usize,
+    /// `m` pointers, one per activation row.
+    pub a_rows: *const *const f32,
+    /// Where element `p` of an activation row lies.
+    pub a_k: Strides,
+    /// Packed weights: `k` rows of `NR` floats, 64-byte aligned.
+    pub b_panel: *const f32,
+    /// `NR` bias floats, or null for no bias.
+    pub bias: *const f32,
+    /// `m` pointers, one per output row.
+    pub c_rows: *const *mut f32,
+    /// Where output column `j` of a row lies.
+    pub c_cols: Strides,
+    /// `m` pointers, one per residual row, or null for no residual.
+    pub r_rows: *const *const f32,
+    /// Where residual column `j` of a row lies.
+    pub r_cols: Strides,
+    /// Lower bound of the fused clamp (`-inf` for none).
+    pub clamp_min: f32,
+    /// Upper bound of the fused clamp (`+inf` for none).
+    pub clamp_max: f32,
+    /// Non-zero: add the tile's current C values to the sum (K blocking).
+    pub accumulate: u32,
+}
+
+/// A micro-kernel entry point.
+///
+/// # Safety
+/// The caller upholds the [contract](self) for the kernel's `MR` and `NR`, and
+/// the CPU supports the kernel's ISA.
+pub type KernelFn = unsafe fn(&TileArgs);
+
+/// One row of the tile table: a micro-kernel and its shape.
+#[derive(Clone, Copy, Debug)]
+pub struct Kernel {
+    /// Self-describing name, `f32_pw_{MR}x{NR}__{isa}`.
+    pub name: &'static str,
+    /// The instruction set the kernel needs.
+    pub isa: Isa,
+    /// Rows (pixels) per tile.
+    pub mr: usize,
+    /// Columns (output channels) per tile: the packed panel width.
+    pub nr: usize,
+    /// The entry point.
+    pub run: KernelFn,
+}
+
+impl PartialEq for Kernel {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for Kernel {}
+
+/// The epilogue for one element: shared by the scalar kernel and by the SIMD
+/// kernels' element-wise path (for layouts whose columns are not vector-contiguous).
+///
+/// # Safety
+/// As for the kernel contract, for row `i < m` and column `j < n`.
+#[inline(always)]
+pub unsafe fn store_element(t: &TileArgs, i: usize, j: usize, mut value: f32, bias: f32) {
+    // SAFETY: the contract makes c_rows[i] and the addressed element valid.
+    let c = unsafe { (*t.c_rows.add(i)).add(t.c_cols.offset(j)) };
+    if t.accumulate != 0 {
+        // SAFETY: as above; the element belongs to this tile.
+        value += unsafe { *c };
+    }
+    value += bias;
+    if !t.r_rows.is_null() {
+        // SAFETY: the contract makes r_rows[i] and the addressed element valid.
+        value += unsafe { *(*t.r_rows.add(i)).add(t.r_cols.offset(j)) };
+    }
+    // SAFETY: as above.
+    unsafe { *c = clamp(value, t.clamp_min, t.clamp_max) };
+}
+
+/// `min(max(x, lo), hi)` that returns NaN for a NaN `x`, as PyTorch's clamp does.
+#[inline(always)]
+pub fn clamp(x: f32, lo: f32, hi: f32) -> f32 {
+    let x = if x < lo { lo } else { x };
+    if x > hi {
+        hi
+    } else {
+        x
+    }
+}

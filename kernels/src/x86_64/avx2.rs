@@ -1,0 +1,157 @@
+//! AVX2 + FMA3 micro-kernels (16 ymm registers).
+//!
+//! 6x16 is the Haswell/Zen standard: 12 accumulators (6 rows x 2 ymm), 2 panel
+//! vectors and 1 broadcast make 15 of the 16 registers, and each k step issues
+//! 12 FMAs against 2 loads + 6 broadcasts, enough to keep both FMA pipes busy.
+
+use core::arch::x86_64::*;
+
+use super::clamped_rows;
+use crate::abi::{store_element, TileArgs};
+
+const LANES: usize = 8;
+
+/// `_mm256_maskload_ps`/`maskstore` mask enabling the first `len` lanes (0..=8).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn tail_mask(len: usize) -> __m256i {
+    const ONES_THEN_ZEROS: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+    // SAFETY: 8 - min(len, 8) + 8 <= 16 elements are read.
+    unsafe { _mm256_loadu_si256(ONES_THEN_ZEROS.as_ptr().add(LANES - len.min(LANES)) as *const __m256i) }
+}
+
+/// The shared AVX2 body for an `MR x (V·8)` tile.
+///
+/// # Safety
+/// The ABI contract for `MR` and `NR = V·8`; the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
+    let nr = V * LANES;
+    // SAFETY: the contract gives m >= 1 readable row pointers.
+    let a_rows: [*const f32; MR] = unsafe { clamped_rows(t.a_rows, t.m) };
+    let mut acc = [[_mm256_setzero_ps(); V]; MR];
+
+    if !t.bias.is_null() {
+        for v in 0..V {
+            // SAFETY: bias holds NR floats.
+            let b = unsafe { _mm256_loadu_ps(t.bias.add(v * LANES)) };
+            for row in acc.iter_mut() {
+                row[v] = b;
+            }
+        }
+    }
+
+    let mut panel = t.b_panel;
+    t.a_k.for_each_run(t.k, |_, offset, len| {
+        for p in 0..len {
+            let mut b = [_mm256_setzero_ps(); V];
+            for (v, b_v) in b.iter_mut().enumerate() {
+                // SAFETY: the panel row is in bounds and 32-byte aligned (64-byte
+                // aligned panel, rows of NR = V·8 floats).
+                *b_v = unsafe { _mm256_load_ps(panel.add(v * LANES)) };
+            }
+            for (acc_row, row) in acc.iter_mut().zip(&a_rows) {
+                // SAFETY: element p of this run is in bounds by the contract.
+                let a = unsafe { _mm256_broadcast_ss(&*row.add(offset + p)) };
+                for v in 0..V {
+                    acc_row[v] = _mm256_fmadd_ps(a, b[v], acc_row[v]);
+                }
+            }
+            // SAFETY: stays within (or one past) the k·NR panel.
+            panel = unsafe { panel.add(nr) };
+        }
+    });
+
+    // SAFETY: the contract's pointers for rows < m, columns < n.
+    unsafe { store_tile::<MR, V>(t, &acc) };
+}
+
+/// Epilogue: accumulate, residual, clamp and store rows `< m`, columns `< n`.
+/// Bias is already in the accumulators.
+///
+/// # Safety
+/// The ABI contract; the CPU has AVX2.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: &[[__m256; V]; MR]) {
+    let vector_path = t.c_cols.vectors_contiguous(LANES) && (t.r_rows.is_null() || t.r_cols.vectors_contiguous(LANES));
+    if !vector_path {
+        for (i, acc_row) in acc.iter().enumerate().take(t.m) {
+            let mut lanes = [0.0f32; 64];
+            for (v, acc_v) in acc_row.iter().enumerate() {
+                // SAFETY: lanes has room for V·8 <= 64 floats.
+                unsafe { _mm256_storeu_ps(lanes.as_mut_ptr().add(v * LANES), *acc_v) };
+            }
+            for (j, &value) in lanes.iter().enumerate().take(t.n) {
+                // SAFETY: i < m, j < n.
+                unsafe { store_element(t, i, j, value, 0.0) };
+            }
+        }
+        return;
+    }
+    let lo = _mm256_set1_ps(t.clamp_min);
+    let hi = _mm256_set1_ps(t.clamp_max);
+    for (i, acc_row) in acc.iter().enumerate().take(t.m) {
+        // SAFETY: i < m.
+        let c_row = unsafe { *t.c_rows.add(i) };
+        let r_row = if t.r_rows.is_null() {
+            core::ptr::null()
+        } else {
+            // SAFETY: i < m and r_rows is not null.
+            unsafe { *t.r_rows.add(i) }
+        };
+        for (v, &acc_v) in acc_row.iter().enumerate() {
+            let first = v * LANES;
+            if first >= t.n {
+                break;
+            }
+            let live = t.n - first;
+            let mask = tail_mask(live);
+            // SAFETY: columns first..first+min(live, 8) are in the tile and
+            // contiguous (vectors_contiguous); masked-off lanes are not accessed.
+            unsafe {
+                let c = c_row.add(t.c_cols.offset(first));
+                let mut x = acc_v;
+                if t.accumulate != 0 {
+                    x = _mm256_add_ps(x, load(c, live, mask));
+                }
+                if !r_row.is_null() {
+                    x = _mm256_add_ps(x, load(r_row.add(t.r_cols.offset(first)), live, mask));
+                }
+                // max/min return their second operand when either is NaN: NaN survives.
+                x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
+                if live >= LANES {
+                    _mm256_storeu_ps(c, x);
+                } else {
+                    _mm256_maskstore_ps(c, mask, x);
+                }
+            }
+        }
+    }
+}
+
+/// # Safety
+/// `min(live, 8)` floats at `p` are readable.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn load(p: *const f32, live: usize, mask: __m256i) -> __m256 {
+    // SAFETY: forwarded; masked-off lanes are not read (AVX maskload suppresses faults).
+    unsafe {
+        if live >= LANES {
+            _mm256_loadu_ps(p)
+        } else {
+            _mm256_maskload_ps(p, mask)
+        }
+    }
+}
+
+/// 6 x 16 AVX2+FMA kernel: 12 ymm accumulators.
+///
+/// # Safety
+/// The [ABI contract](crate::abi) for `MR = 6`, `NR = 16`; the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
+    // SAFETY: forwarded contract; the target features are enabled on this function.
+    unsafe { tile::<6, 2>(t) }
+}

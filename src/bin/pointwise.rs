@@ -1,0 +1,212 @@
+//! `pointwise`: runs real network layers through the library and reports speed
+//! and error.
+//!
+//! ```text
+//! cargo run --release -- [--layers FILE] [--isa NAME] [--csv]
+//! ```
+//!
+//! For each layer: the kernel that ran, the median time, GFLOP/s, the share of
+//! the single-core f32 FMA peak measured at start-up, and the error against the
+//! scalar oracle (same packed weights layout, plain f32 loops). Exits non-zero
+//! when a layer fails or its error exceeds the bound `1e-5 · sqrt(K)`.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use pointwise::suite::{self, Layer};
+use pointwise::{dispatch, peak, Isa, PackedConv, Tensor, TensorMut, WeightOrder};
+
+struct Options {
+    layers: Option<String>,
+    isa: Option<Isa>,
+    csv: bool,
+}
+
+const USAGE: &str = "usage: pointwise [--layers FILE] [--isa scalar|avx2|avx512|neon] [--csv]";
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options { layers: None, isa: None, csv: false };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--layers" => options.layers = Some(args.next().ok_or("--layers needs a file")?),
+            "--isa" => {
+                let name = args.next().ok_or("--isa needs a name")?;
+                options.isa = Some(dispatch::parse_isa(&name).map_err(|e| e.to_string())?);
+            }
+            "--csv" => options.csv = true,
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(options)
+}
+
+/// Deterministic values in [-1, 1).
+fn fill(len: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+struct Measured {
+    median: Duration,
+    max_abs_err: f32,
+    max_rel_err: f32,
+    kernel: &'static str,
+    isa: Isa,
+}
+
+/// Median time of one call, over repetitions lasting about 0.2 s.
+fn time_median(mut call: impl FnMut()) -> Duration {
+    call();
+    let start = Instant::now();
+    call();
+    let once = start.elapsed().max(Duration::from_nanos(100));
+    // Each sample batches calls to last >= 20 us, so the timer's resolution
+    // does not dominate tiny layers.
+    let per_sample = (Duration::from_micros(20).as_nanos() / once.as_nanos()).max(1) as u32;
+    let samples =
+        ((Duration::from_millis(200).as_nanos() / (once.as_nanos() * per_sample as u128)) as usize).clamp(5, 500);
+    let mut times: Vec<Duration> = (0..samples)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..per_sample {
+                call();
+            }
+            start.elapsed() / per_sample
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn measure(layer: &Layer, isa: Isa) -> Result<Measured, String> {
+    let conv = layer.conv;
+    let k = conv.in_channels / conv.groups;
+    let weights = fill(conv.out_channels * k, 1);
+    let bias = fill(conv.out_channels, 2);
+    let in_desc = layer.input_desc();
+    let out_desc = layer.output_desc();
+    let input = fill(in_desc.len().map_err(|e| e.to_string())?, 3);
+    let out_len = out_desc.len().map_err(|e| e.to_string())?;
+    let pack = |isa: Isa| -> Result<PackedConv, String> {
+        conv.pack_for(isa, &weights, WeightOrder::OutIn, Some(&bias)).map_err(|e| format!("{}: {e}", layer.name))
+    };
+    let packed = pack(isa)?;
+    let oracle = pack(Isa::Scalar)?;
+
+    let mut output = vec![0.0f32; out_len];
+    let run = |packed: &PackedConv, output: &mut [f32]| {
+        packed.run(Tensor::new(&input, in_desc), TensorMut::new(output, out_desc)).map_err(|e| e.to_string())
+    };
+    let info = run(&packed, &mut output)?;
+    let mut expected = vec![0.0f32; out_len];
+    run(&oracle, &mut expected)?;
+    let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+    let max_abs_err = output.iter().zip(&expected).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+
+    let median = time_median(|| {
+        let _ = packed.run(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc));
+    });
+    Ok(Measured { median, max_abs_err, max_rel_err: max_abs_err / scale, kernel: info.kernel, isa: info.isa })
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(o) => o,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = match &options.layers {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("cannot read {path}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => suite::PUBLIC_SUITE.to_string(),
+    };
+    let layers = match suite::parse(&text) {
+        Ok(layers) => layers,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let isa = match options.isa.map(dispatch::check).unwrap_or_else(dispatch::default_isa) {
+        Ok(isa) => isa,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let peak_isa = dispatch::detected_isa();
+    let peak = peak::measure_gflops(peak_isa).unwrap_or(f64::NAN);
+
+    if options.csv {
+        println!("layer,isa,kernel,threads,median_us,gflops,peak_pct,max_abs_err,max_rel_err");
+    } else {
+        println!(
+            "pointwise: {} layers, ISA {}, 1 thread; measured f32 FMA peak ({}): {:.1} GFLOP/s per core",
+            layers.len(),
+            isa.name(),
+            peak_isa.name(),
+            peak
+        );
+        println!(
+            "{:<30} {:<24} {:>10} {:>8} {:>6} {:>10} {:>10}",
+            "layer", "kernel", "median_us", "GFLOP/s", "%peak", "max_abs", "max_rel"
+        );
+    }
+    let mut failures = 0;
+    for layer in &layers {
+        match measure(layer, isa) {
+            Ok(m) => {
+                let gflops = layer.flops() / m.median.as_secs_f64() / 1e9;
+                let us = m.median.as_secs_f64() * 1e6;
+                let pct = 100.0 * gflops / peak;
+                let bound = 1e-5 * (layer.gemm_shape()[1] as f32).sqrt();
+                let verdict = if m.max_rel_err <= bound { "" } else { "  ERROR ABOVE BOUND" };
+                failures += (!verdict.is_empty()) as usize;
+                if options.csv {
+                    println!(
+                        "{},{},{},1,{us:.2},{gflops:.2},{pct:.1},{:e},{:e}",
+                        layer.name,
+                        m.isa.name(),
+                        m.kernel,
+                        m.max_abs_err,
+                        m.max_rel_err
+                    );
+                } else {
+                    println!(
+                        "{:<30} {:<24} {us:>10.1} {gflops:>8.1} {pct:>5.1}% {:>10.2e} {:>10.2e}{verdict}",
+                        layer.name, m.kernel, m.max_abs_err, m.max_rel_err
+                    );
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                if options.csv {
+                    println!("{},{},unsupported,1,,,,,", layer.name, isa.name());
+                }
+                eprintln!("{}: unsupported: {e}", layer.name);
+            }
+        }
+    }
+    if failures > 0 {
+        eprintln!("{failures} layer(s) failed");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

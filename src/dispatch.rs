@@ -1,0 +1,111 @@
+//! Runtime choice of the instruction set and kernel.
+//!
+//! Detection goes through pulp's tokens (`V3` = AVX2+FMA, `V4` = AVX-512,
+//! `Neon`), whose answers pulp caches. The default ISA is chosen once per
+//! process: `POINTWISE_ISA` when set, otherwise the best the CPU supports.
+//! [`Conv1x1::pack_for`](crate::Conv1x1::pack_for) forces one from the API.
+
+use std::sync::OnceLock;
+
+use pointwise_kernels::{Kernel, KERNELS};
+
+use crate::error::{Error, Result};
+use crate::Isa;
+
+/// True when `isa`'s backend is compiled into this build.
+pub fn is_compiled(isa: Isa) -> bool {
+    match isa {
+        Isa::Scalar => true,
+        Isa::Avx2 => cfg!(pw_avx2),
+        Isa::Avx512 => cfg!(pw_avx512),
+        Isa::Neon => cfg!(pw_neon),
+    }
+}
+
+/// True when `isa` is compiled in and this CPU supports it.
+pub fn is_available(isa: Isa) -> bool {
+    is_compiled(isa) && cpu_supports(isa)
+}
+
+/// The compiled ISAs this CPU supports, worst first.
+pub fn available_isas() -> Vec<Isa> {
+    Isa::ALL.into_iter().filter(|&isa| is_available(isa)).collect()
+}
+
+fn cpu_supports(isa: Isa) -> bool {
+    match isa {
+        Isa::Scalar => true,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => pulp::x86::V3::is_available(),
+        #[cfg(all(target_arch = "x86_64", pw_avx512))]
+        Isa::Avx512 => pulp::x86::V4::is_available(),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => pulp::aarch64::Neon::is_available(),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
+/// The best ISA this CPU supports among those compiled in, ignoring
+/// `POINTWISE_ISA`.
+pub fn detected_isa() -> Isa {
+    available_isas().into_iter().max_by_key(|&isa| preference(isa)).unwrap_or(Isa::Scalar)
+}
+
+fn preference(isa: Isa) -> u8 {
+    match isa {
+        Isa::Scalar => 0,
+        Isa::Avx2 | Isa::Neon => 1,
+        Isa::Avx512 => 2,
+    }
+}
+
+/// The ISA used when none is forced through the API: `POINTWISE_ISA` if set,
+/// else [`detected_isa`]. Read once per process.
+///
+/// # Errors
+/// `POINTWISE_ISA` names an unknown ISA, or one that is not compiled in or
+/// not supported by this CPU.
+pub fn default_isa() -> Result<Isa> {
+    static DEFAULT: OnceLock<Result<Isa>> = OnceLock::new();
+    DEFAULT
+        .get_or_init(|| match std::env::var("POINTWISE_ISA") {
+            Ok(name) if !name.is_empty() => check(parse_isa(&name)?),
+            _ => Ok(detected_isa()),
+        })
+        .clone()
+}
+
+/// Parses an ISA name (`scalar`, `avx2`, `avx512`, `neon`).
+///
+/// # Errors
+/// [`Error::UnknownIsa`] for any other name.
+pub fn parse_isa(name: &str) -> Result<Isa> {
+    Isa::from_name(name.trim()).ok_or_else(|| Error::UnknownIsa { name: name.to_string() })
+}
+
+/// Checks that `isa` can run here.
+///
+/// # Errors
+/// [`Error::IsaNotCompiled`] or [`Error::IsaUnavailable`].
+pub fn check(isa: Isa) -> Result<Isa> {
+    if !is_compiled(isa) {
+        Err(Error::IsaNotCompiled { isa })
+    } else if !cpu_supports(isa) {
+        Err(Error::IsaUnavailable { isa })
+    } else {
+        Ok(isa)
+    }
+}
+
+/// Every compiled kernel of `isa`, in table order.
+pub fn kernels_for(isa: Isa) -> impl Iterator<Item = &'static Kernel> {
+    KERNELS.iter().filter(move |k| k.isa == isa)
+}
+
+/// The kernel for a GEMM of `n` output channels per group on `isa`, which
+/// [`check`] has accepted. The first kernel of the ISA in the tile table is
+/// its general-purpose one.
+pub(crate) fn select_kernel(isa: Isa, _n: usize) -> Result<&'static Kernel> {
+    kernels_for(isa).next().ok_or(Error::IsaNotCompiled { isa })
+}

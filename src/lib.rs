@@ -1,0 +1,42 @@
+//! # pointwise
+//!
+//! Fast f32 1x1 (pointwise) convolution for inference engines:
+//! `out = act(conv1x1(in, W) + bias [+ residual])`, on hand-written AVX2+FMA,
+//! AVX-512F and NEON micro-kernels chosen at run time, with a portable scalar
+//! kernel as fallback and as test oracle.
+//!
+//! 1. Describe the layer with [`Conv1x1`] (channels, groups, stride, [`Activation`]).
+//! 2. Pack its weights once: [`Conv1x1::pack`] gives a [`PackedConv`].
+//! 3. Run it on every call: [`PackedConv::run_nhwc`], or [`PackedConv::run`] for
+//!    NHWC, NCHW and NCHWc tensors ([`TensorDesc`]), channel slices and
+//!    concatenation targets, and [`PackedConv::run_residual`] for a fused skip
+//!    connection.
+//!
+//! Every bad input gives an [`Error`] before anything is written. Calls do no
+//! heap allocation.
+//!
+//! The ISA is chosen once per process ([`dispatch::default_isa`]): the best the
+//! CPU supports, or the one named by `POINTWISE_ISA` (`scalar`, `avx2`,
+//! `avx512`, `neon`). [`Conv1x1::pack_for`] forces one per layer.
+#![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+
+mod conv;
+pub mod dispatch;
+mod driver;
+mod epilogue;
+mod error;
+mod layout;
+mod pack;
+pub mod peak;
+pub mod reference;
+pub mod suite;
+
+pub use conv::{Conv1x1, PackedConv, RunInfo, RunOptions, Tensor, TensorMut, WeightOrder};
+pub use epilogue::Activation;
+pub use error::{Error, Result};
+pub use layout::{Layout, TensorDesc};
+pub use pointwise_kernels::Isa;
+
+/// The micro-kernel crate, re-exported for tests and benches that drive a
+/// kernel directly.
+pub use pointwise_kernels as kernels;

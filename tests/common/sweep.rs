@@ -1,0 +1,250 @@
+//! The micro-kernel sweep: every kernel against the scalar oracle of its own
+//! tile shape, on the very same packed panel, over every m, n and k remainder.
+//!
+//! Each case runs the kernel on a small GEMM (`m <= MR` rows, `n` up to
+//! `2·NR + 1` columns, so one or more panels with a ragged last one) and
+//! checks:
+//! * every written element against the oracle, within a bound on f32 rounding;
+//! * every other element of the output buffer (canaries before, between and
+//!   after the rows, padding columns of blocked layouts) is bit-identical to
+//!   its sentinel.
+//!
+//! Activation rows and the output start at odd offsets (unaligned), and the
+//! epilogue options (bias, residual, clamp, accumulate, blocked or strided
+//! columns, blocked or strided depth) rotate through the cases so that each is
+//! hit many times without multiplying the run time.
+
+use pointwise::kernels::{self, Kernel, KernelFn, Strides, TileArgs};
+
+/// Depths of the sweep: every remainder of small unrolls, and around powers of two.
+pub const DEPTHS: &[usize] =
+    &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 31, 32, 33, 63, 64, 65, 255, 256, 257];
+
+/// A value no kernel writes: a signalling-free NaN payload that compares by bits.
+const SENTINEL: f32 = f32::from_bits(0x7fc0_dead);
+
+/// Result of a sweep.
+#[derive(Default, Debug)]
+pub struct Tally {
+    pub passed: usize,
+    pub failed: usize,
+    pub first_failures: Vec<String>,
+}
+
+impl Tally {
+    pub fn record(&mut self, ok: Result<(), String>) {
+        match ok {
+            Ok(()) => self.passed += 1,
+            Err(msg) => {
+                self.failed += 1;
+                if self.first_failures.len() < 5 {
+                    self.first_failures.push(msg);
+                }
+            }
+        }
+    }
+}
+
+/// Seeded `rand` generator: the same cases on every ISA and every run.
+pub struct Rng(rand::rngs::SmallRng);
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(rand::SeedableRng::seed_from_u64(seed))
+    }
+    /// Uniform in [-1, 1).
+    pub fn f32(&mut self) -> f32 {
+        rand::Rng::gen_range(&mut self.0, -1.0f32..1.0)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        rand::Rng::gen_range(&mut self.0, 0..n)
+    }
+}
+
+/// The epilogue and addressing options of one case.
+#[derive(Clone, Copy, Debug)]
+struct Variant {
+    bias: bool,
+    residual: bool,
+    clamp: bool,
+    accumulate: bool,
+    /// Column block of C and R: 0 (contiguous), 1 (NCHW-like), 8 or 16.
+    c_block: usize,
+    /// Depth block of A: 0 (contiguous), 1 (NCHW-like), 8 or 16.
+    a_block: usize,
+    /// Phase of the blocks (first channel inside its block).
+    phase: usize,
+}
+
+fn variant(case: usize) -> Variant {
+    let blocks = [0, 0, 8, 16, 1, 0, 16, 8];
+    let c_block = blocks[case % 8];
+    let a_block = blocks[(case / 8) % 8];
+    let phase = if c_block > 1 && case % 3 == 0 { (case / 3) % c_block.min(a_block.max(1)) } else { 0 };
+    Variant {
+        bias: case % 2 == 0,
+        residual: case % 3 == 1,
+        clamp: case % 4 == 2,
+        accumulate: case % 5 == 3,
+        c_block,
+        a_block,
+        phase,
+    }
+}
+
+fn strides(block: usize, phase: usize, rows: usize) -> Strides {
+    match block {
+        0 => Strides::CONTIGUOUS,
+        // Blocks of consecutive rows are `rows · block` apart, as in NCHWc.
+        b => Strides { block: b, block_stride: rows * b + 3, phase: phase % b },
+    }
+}
+
+/// Buffer span (elements) that indices `0..count` reach under `s`.
+fn span(s: &Strides, count: usize) -> usize {
+    if count == 0 {
+        0
+    } else {
+        s.offset(count - 1) + 1
+    }
+}
+
+/// Runs one case of `kernel` and of its oracle; compares.
+fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, case: usize) -> Result<(), String> {
+    let nr = kernel.nr;
+    let v = variant(case);
+    let mut rng = Rng::new((m * 1_000_003 + n * 1009 + k) as u64 ^ case as u64);
+    let panels = n.div_ceil(nr);
+
+    // A: m rows, each `a_span` long, 3 apart (odd offsets: unaligned rows).
+    let a_k = strides(v.a_block, v.phase, 1);
+    let a_span = span(&a_k, k);
+    let a_row_stride = a_span + 3;
+    let a: Vec<f32> = (0..1 + m * a_row_stride).map(|_| rng.f32()).collect();
+    let a_rows: Vec<*const f32> = (0..m).map(|i| a[1 + i * a_row_stride..].as_ptr()).collect();
+
+    // B: panels of k x nr, 64-byte aligned, zero past column n.
+    let mut b = aligned_vec::AVec::<f32, aligned_vec::ConstAlign<64>>::from_iter(
+        0,
+        core::iter::repeat_n(0.0f32, (panels * k * nr).max(1)),
+    );
+    let mut bias = vec![0.0f32; panels * nr];
+    for panel in 0..panels {
+        for j in 0..nr.min(n - panel * nr) {
+            for p in 0..k {
+                b[panel * k * nr + p * nr + j] = rng.f32();
+            }
+            bias[panel * nr + j] = rng.f32();
+        }
+    }
+
+    // C and R: m rows of the columns' span, rows 5 apart, canaries everywhere.
+    let c_cols = strides(v.c_block, v.phase, 1);
+    let c_span = span(&c_cols, n);
+    let c_row_stride = c_span + 5;
+    let c_len = 7 + m * c_row_stride;
+    let r: Vec<f32> = (0..c_len).map(|_| rng.f32()).collect();
+    let mut c_init = vec![SENTINEL; c_len];
+    let mut written = vec![false; c_len];
+    for i in 0..m {
+        for j in 0..n {
+            let at = 3 + i * c_row_stride + c_cols.offset(j);
+            written[at] = true;
+            if v.accumulate {
+                c_init[at] = rng.f32();
+            }
+        }
+    }
+    let (lo, hi) = if v.clamp { (-0.25, 0.5) } else { (f32::NEG_INFINITY, f32::INFINITY) };
+
+    let run = |f: KernelFn| -> Vec<f32> {
+        let mut c = c_init.clone();
+        let c_base = c.as_mut_ptr();
+        for panel in 0..panels {
+            let first = panel * nr;
+            // The panel's columns start at index `first` of each row.
+            let (skip, panel_cols) = c_cols.advance(first);
+            // SAFETY: offsets within c: row starts plus the panel's block offset.
+            let c_rows: Vec<*mut f32> = (0..m).map(|i| unsafe { c_base.add(3 + i * c_row_stride + skip) }).collect();
+            let r_rows: Vec<*const f32> = (0..m).map(|i| r[3 + i * c_row_stride + skip..].as_ptr()).collect();
+            let args = TileArgs {
+                m,
+                n: nr.min(n - first),
+                k,
+                a_rows: a_rows.as_ptr(),
+                a_k,
+                b_panel: b[panel * k * nr..].as_ptr(),
+                bias: if v.bias { bias[first..].as_ptr() } else { core::ptr::null() },
+                c_rows: c_rows.as_ptr(),
+                c_cols: panel_cols,
+                r_rows: if v.residual { r_rows.as_ptr() } else { core::ptr::null() },
+                r_cols: panel_cols,
+                clamp_min: lo,
+                clamp_max: hi,
+                accumulate: v.accumulate as u32,
+            };
+            // SAFETY: the buffers above satisfy the ABI contract; the caller
+            // checked that the CPU supports the kernel's ISA.
+            unsafe { f(&args) };
+        }
+        c
+    };
+    let got = run(kernel.run);
+    let want = run(oracle);
+
+    for (at, ((&g, &w), &is_written)) in got.iter().zip(&want).zip(&written).enumerate() {
+        if !is_written {
+            if g.to_bits() != SENTINEL.to_bits() {
+                return Err(format!("{}: m={m} n={n} k={k} {v:?}: wrote outside the tile at {at}", kernel.name));
+            }
+            continue;
+        }
+        // |f32 sum - other f32 sum| <= 2·(k+4)·eps·Σ|terms|; terms are at most 1 each.
+        let bound = 2.0 * (k as f32 + 4.0) * f32::EPSILON * (k as f32 + 3.0) + 1e-6;
+        if (g - w).abs() > bound || g.is_nan() != w.is_nan() {
+            return Err(format!(
+                "{}: m={m} n={n} k={k} {v:?}: element {at}: kernel {g}, oracle {w}, bound {bound}",
+                kernel.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Sweeps `kernel` over m in 1..=MR, n in 1..=2·NR+1, every depth of `depths`.
+/// The caller checks that the CPU supports the kernel's ISA.
+pub fn sweep(kernel: &Kernel, depths: &[usize]) -> Tally {
+    let oracle = kernels::scalar_oracle(kernel.mr, kernel.nr).expect("every tile shape has an oracle");
+    let mut tally = Tally::default();
+    let mut case = 0;
+    for m in 1..=kernel.mr {
+        for n in 1..=2 * kernel.nr + 1 {
+            for &k in depths {
+                tally.record(run_case(kernel, oracle, m, n, k, case));
+                case += 1;
+            }
+        }
+    }
+    tally
+}
+
+/// The body of the generated per-kernel test.
+pub fn test_kernel_by_name(name: &str) {
+    let Some(kernel) = kernels::KERNELS.iter().find(|k| k.name == name) else {
+        println!("{name}: not compiled for this target or feature set");
+        return;
+    };
+    if !pointwise::dispatch::is_available(kernel.isa) {
+        println!("{name}: NOT RUN: this CPU lacks {}", kernel.isa.name());
+        return;
+    }
+    let tally = sweep(kernel, DEPTHS);
+    assert_eq!(
+        tally.failed,
+        0,
+        "{name}: {} of {} cases failed: {:#?}",
+        tally.failed,
+        tally.passed + tally.failed,
+        tally.first_failures
+    );
+    println!("{name}: {} cases passed", tally.passed);
+}

@@ -1,0 +1,98 @@
+//! Convolution-level tests against the naive f64 reference.
+
+mod common;
+
+use common::convs::{check_case, check_random, Case, ACTIVATIONS, LAYOUTS};
+use pointwise::{dispatch, Conv1x1, Layout, WeightOrder};
+
+fn assert_clean(isa: pointwise::Isa, tally: common::sweep::Tally) {
+    assert_eq!(tally.failed, 0, "{}: {:#?}", isa.name(), tally.first_failures);
+    println!("{}: {} cases passed", isa.name(), tally.passed);
+}
+
+#[test]
+fn random_shapes_on_every_available_isa() {
+    for isa in dispatch::available_isas() {
+        assert_clean(isa, check_random(isa, 400, 0x5eed));
+    }
+}
+
+/// Every layout pair x stride x groups x epilogue, on odd sizes.
+#[test]
+fn layout_stride_groups_epilogue_grid() {
+    for isa in dispatch::available_isas() {
+        let mut tally = common::sweep::Tally::default();
+        let mut seq = 0u64;
+        for &input in LAYOUTS {
+            for &output in LAYOUTS {
+                for (stride, groups) in [(1, 1), (2, 1), (1, 3), (2, 8)] {
+                    for (a, &activation) in ACTIVATIONS.iter().enumerate() {
+                        let channels = [13, 37, 53][a % 3];
+                        let per_group = if groups == 8 { 3 } else { channels };
+                        let case = Case {
+                            conv: Conv1x1::new(per_group * groups.max(1), [7, 53, 13][a % 3] * groups)
+                                .with_groups(groups)
+                                .with_stride(stride, stride)
+                                .with_activation(activation),
+                            batch: 1 + a % 2,
+                            height: 5,
+                            width: 7,
+                            input,
+                            output,
+                            residual: (a % 2 == 1).then_some(LAYOUTS[a % 4]),
+                            bias: a % 3 != 2,
+                            order: if a % 2 == 0 { WeightOrder::OutIn } else { WeightOrder::InOut },
+                            in_slice: if a % 4 == 1 { (3, 2) } else { (0, 0) },
+                            out_slice: if a % 4 == 2 { (8, 1) } else { (0, 0) },
+                        };
+                        seq += 1;
+                        tally.record(check_case(&case, isa, seq));
+                    }
+                }
+            }
+        }
+        assert_clean(isa, tally);
+    }
+}
+
+#[test]
+fn depthwise_extreme_works() {
+    for isa in dispatch::available_isas() {
+        let case = Case {
+            conv: Conv1x1::new(37, 37).with_groups(37),
+            batch: 2,
+            height: 3,
+            width: 5,
+            input: Layout::Nhwc,
+            output: Layout::Nchwc(8),
+            residual: None,
+            bias: true,
+            order: WeightOrder::OutIn,
+            in_slice: (0, 0),
+            out_slice: (0, 0),
+        };
+        check_case(&case, isa, 7).unwrap();
+    }
+}
+
+#[test]
+fn large_depths() {
+    for isa in dispatch::available_isas() {
+        for k in [1, 255, 1024, 8192] {
+            let case = Case {
+                conv: Conv1x1::new(k, 19),
+                batch: 1,
+                height: 2,
+                width: 7,
+                input: Layout::Nhwc,
+                output: Layout::Nhwc,
+                residual: None,
+                bias: true,
+                order: WeightOrder::OutIn,
+                in_slice: (0, 0),
+                out_slice: (0, 0),
+            };
+            check_case(&case, isa, k as u64).unwrap();
+        }
+    }
+}
