@@ -15,7 +15,7 @@ use pointwise_kernels::{Kernel, Strides, TileArgs};
 
 use crate::conv::Conv1x1;
 use crate::layout::{Geometry, TensorDesc};
-use crate::pack::{panel_offset, panels};
+use crate::pack::{self, panel_offset, panels};
 
 /// Upper bound of rows per block: a multiple of every tile height up to 16.
 const MAX_BLOCK_ROWS: usize = 240;
@@ -53,20 +53,97 @@ impl Call<'_> {
     }
 }
 
-/// Runs every task of the call, in order.
-pub(crate) fn run(call: &Call<'_>, output: &mut [f32]) {
-    let out = output.as_mut_ptr();
-    let rows = call.block_rows();
-    for g in 0..call.desc.groups {
-        let mut first = 0;
-        while first < call.pixels() {
-            let count = rows.min(call.pixels() - first);
-            // SAFETY: `call` was validated against `output`'s length, and the
-            // block [first, first + count) of group g lies inside the shape.
-            unsafe { run_block(call, out, g, first, count) };
-            first += count;
+/// How a call is cut into tasks: `groups x row_blocks x panel_chunks`, each
+/// task one group's block of output pixels and a range of its output-channel
+/// panels. Tasks write disjoint outputs and each output element is computed by
+/// exactly one tile, in the same order whatever the cut: results are bitwise
+/// identical for every thread count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Schedule {
+    groups: usize,
+    pixels: usize,
+    rows_per_block: usize,
+    row_blocks: usize,
+    panels: usize,
+    panels_per_chunk: usize,
+    panel_chunks: usize,
+}
+
+/// Below this many multiply-adds, a second thread costs more than it saves.
+const MIN_PARALLEL_WORK: usize = 1 << 20;
+
+impl Schedule {
+    /// The cut with the shortest estimated makespan on `threads` threads.
+    ///
+    /// With one thread: blocks as large as the cache allows, all panels in one
+    /// chunk. With more: candidate cuts of the pixel axis (in whole tiles) and of
+    /// the panel axis are scored by `ceil(tasks / threads) · task cost`, plus a
+    /// fixed cost per task, so that ragged last blocks do not leave threads idle
+    /// (as XNNPACK and MLAS choose their tiles).
+    pub fn new(call: &Call<'_>, threads: usize) -> Schedule {
+        let (mr, nr) = (call.kernel.mr, call.kernel.nr);
+        let groups = call.desc.groups;
+        let pixels = call.pixels();
+        let panels = panels(call.n(), nr);
+        let max_rows = call.block_rows();
+        let tiles = pixels.div_ceil(mr);
+        let min_blocks = pixels.div_ceil(max_rows);
+        let work = groups * pixels * call.k() * call.n();
+        let threads = if work < MIN_PARALLEL_WORK { 1 } else { threads.max(1) };
+        let cut = |row_blocks: usize, panel_chunks: usize| {
+            let rows_per_block = tiles.div_ceil(row_blocks) * mr;
+            let panels_per_chunk = panels.div_ceil(panel_chunks);
+            Schedule {
+                groups,
+                pixels,
+                rows_per_block,
+                row_blocks: pixels.div_ceil(rows_per_block),
+                panels,
+                panels_per_chunk,
+                panel_chunks: panels.div_ceil(panels_per_chunk),
+            }
+        };
+        if threads == 1 {
+            return cut(min_blocks, 1);
         }
+        let mut best = (f64::INFINITY, cut(min_blocks, 1));
+        for row_blocks in min_blocks..=(min_blocks + 2 * threads).min(tiles) {
+            for panel_chunks in 1..=(2 * threads).min(panels) {
+                let s = cut(row_blocks, panel_chunks);
+                let tasks = s.task_count();
+                // Cost in tile calls, plus one tile's worth per task for the
+                // row-pointer set-up and the scheduling.
+                let task_cost = (s.rows_per_block.div_ceil(mr) * s.panels_per_chunk) as f64 + 1.0;
+                let makespan = tasks.div_ceil(threads) as f64 * task_cost;
+                if makespan < best.0 {
+                    best = (makespan, s);
+                }
+            }
+        }
+        best.1
     }
+
+    /// Number of independent tasks.
+    pub fn task_count(&self) -> usize {
+        self.groups * self.row_blocks * self.panel_chunks
+    }
+}
+
+/// Runs task `index` of `schedule`.
+///
+/// # Safety
+/// `call` is validated against the output slice that starts at `out`, and no
+/// other thread runs the same task at the same time.
+pub(crate) unsafe fn run_task(call: &Call<'_>, schedule: &Schedule, out: *mut f32, index: usize) {
+    let chunk = index % schedule.panel_chunks;
+    let block = (index / schedule.panel_chunks) % schedule.row_blocks;
+    let g = index / (schedule.panel_chunks * schedule.row_blocks);
+    let first = block * schedule.rows_per_block;
+    let count = schedule.rows_per_block.min(schedule.pixels - first);
+    let first_panel = chunk * schedule.panels_per_chunk;
+    let panels = first_panel..schedule.panels.min(first_panel + schedule.panels_per_chunk);
+    // SAFETY: forwarded; the task's rows and panels lie inside the shape.
+    unsafe { run_block(call, out, g, first, count, panels) };
 }
 
 /// Pixel offsets of output pixels `first..first + count` in the input, output
@@ -85,12 +162,19 @@ fn pixel_offsets(call: &Call<'_>, first: usize, count: usize, offsets: &mut [[us
     }
 }
 
-/// One task: group `g`, output pixels `first..first + count`.
+/// One task: group `g`, output pixels `first..first + count`, panels `panels`.
 ///
 /// # Safety
 /// `call` is validated, `out` is the start of the validated output slice, and
-/// no other thread writes this group's channels of these pixels.
-unsafe fn run_block(call: &Call<'_>, out: *mut f32, g: usize, first: usize, count: usize) {
+/// no other thread writes these outputs.
+unsafe fn run_block(
+    call: &Call<'_>,
+    out: *mut f32,
+    g: usize,
+    first: usize,
+    count: usize,
+    panels: core::ops::Range<usize>,
+) {
     let kernel = call.kernel;
     let (k, n, nr, mr) = (call.k(), call.n(), kernel.nr, kernel.mr);
     let mut offsets = [[0usize; 3]; MAX_BLOCK_ROWS];
@@ -107,7 +191,7 @@ unsafe fn run_block(call: &Call<'_>, out: *mut f32, g: usize, first: usize, coun
     let (clamp_min, clamp_max) = call.desc.activation.kernel_clamp();
     let mut c_rows = [core::ptr::null_mut::<f32>(); MAX_BLOCK_ROWS];
     let mut r_rows = [core::ptr::null::<f32>(); MAX_BLOCK_ROWS];
-    for panel in 0..panels(n, nr) {
+    for panel in panels.clone() {
         let first_channel = g * n + panel * nr;
         let (c_channel, c_cols) = call.out_geometry.channels_from(call.out_desc.channel_offset + first_channel);
         for (row, off) in c_rows.iter_mut().zip(&offsets).take(count) {
@@ -126,7 +210,7 @@ unsafe fn run_block(call: &Call<'_>, out: *mut f32, g: usize, first: usize, coun
             None => (false, Strides::CONTIGUOUS),
         };
         let b_panel = call.weights[panel_offset(k, n, nr, g, panel)..].as_ptr();
-        let bias = call.bias.map_or(core::ptr::null(), |b| b[(g * panels(n, nr) + panel) * nr..].as_ptr());
+        let bias = call.bias.map_or(core::ptr::null(), |b| b[(g * pack::panels(n, nr) + panel) * nr..].as_ptr());
         let mut tile = 0;
         while tile < count {
             let args = TileArgs {
@@ -154,9 +238,11 @@ unsafe fn run_block(call: &Call<'_>, out: *mut f32, g: usize, first: usize, coun
     }
 
     if call.desc.activation.needs_pass() {
-        let (c_channel, c_cols) = call.out_geometry.channels_from(call.out_desc.channel_offset + g * n);
+        let first_channel = g * n + panels.start * nr;
+        let channels = (panels.end * nr).min(n) - panels.start * nr;
+        let (c_channel, c_cols) = call.out_geometry.channels_from(call.out_desc.channel_offset + first_channel);
         for off in offsets.iter().take(count) {
-            c_cols.for_each_run(n, |_, offset, len| {
+            c_cols.for_each_run(channels, |_, offset, len| {
                 // SAFETY: these outputs belong to this task and were just written;
                 // no other reference to them is live.
                 let run = unsafe { core::slice::from_raw_parts_mut(out.add(off[1] + c_channel + offset), len) };

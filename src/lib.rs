@@ -31,7 +31,7 @@ pub mod peak;
 pub mod reference;
 pub mod suite;
 
-pub use conv::{Conv1x1, PackedConv, RunInfo, RunOptions, Tensor, TensorMut, WeightOrder};
+pub use conv::{Conv1x1, PackedConv, Plan, RunInfo, RunOptions, Tensor, TensorMut, Threads, WeightOrder};
 pub use epilogue::Activation;
 pub use error::{Error, Result};
 pub use layout::{Layout, TensorDesc};
@@ -40,3 +40,8 @@ pub use pointwise_kernels::Isa;
 /// The micro-kernel crate, re-exported for tests and benches that drive a
 /// kernel directly.
 pub use pointwise_kernels as kernels;
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -177,7 +177,7 @@ fn isa_errors() {
             Tensor::new(&[1.0], TensorDesc::nhwc(1, 1, 1, 1)),
             TensorMut::new(&mut out, TensorDesc::nhwc(1, 1, 1, 1)),
             None,
-            &RunOptions { expect_isa: Some(Isa::Neon) },
+            &RunOptions { expect_isa: Some(Isa::Neon), ..RunOptions::default() },
         )
         .unwrap_err();
     assert_eq!(err, Error::WeightsPackedForOtherIsa { packed: Isa::Scalar, requested: Isa::Neon });

@@ -14,18 +14,23 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use pointwise::suite::{self, Layer};
-use pointwise::{dispatch, peak, Isa, PackedConv, Tensor, TensorMut, WeightOrder};
+use pointwise::{dispatch, peak, Isa, PackedConv, RunOptions, Tensor, TensorMut, Threads, WeightOrder};
 
 struct Options {
     layers: Option<String>,
     isa: Option<Isa>,
     csv: bool,
+    threads: usize,
 }
 
-const USAGE: &str = "usage: pointwise [--layers FILE] [--isa scalar|avx2|avx512|neon] [--csv]";
+const USAGE: &str = "usage: pointwise [--layers FILE] [--isa scalar|avx2|avx512|neon] [--threads N] [--csv]
+
+Runs each layer (default: the embedded public suite) on 1 thread, and on N
+threads too when --threads N > 1, and reports median time, GFLOP/s, share of
+the measured single-core FMA peak, and the error against the scalar oracle.";
 
 fn parse_args() -> Result<Options, String> {
-    let mut options = Options { layers: None, isa: None, csv: false };
+    let mut options = Options { layers: None, isa: None, csv: false, threads: 1 };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -35,6 +40,10 @@ fn parse_args() -> Result<Options, String> {
                 options.isa = Some(dispatch::parse_isa(&name).map_err(|e| e.to_string())?);
             }
             "--csv" => options.csv = true,
+            "--threads" => {
+                let n = args.next().ok_or("--threads needs a number")?;
+                options.threads = n.parse().ok().filter(|&n| n >= 1).ok_or("--threads needs a number >= 1")?;
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -56,7 +65,8 @@ fn fill(len: usize, seed: u64) -> Vec<f32> {
 }
 
 struct Measured {
-    median: Duration,
+    /// Median time per thread count asked for.
+    medians: Vec<(usize, Duration)>,
     max_abs_err: f32,
     max_rel_err: f32,
     kernel: &'static str,
@@ -87,7 +97,7 @@ fn time_median(mut call: impl FnMut()) -> Duration {
     times[times.len() / 2]
 }
 
-fn measure(layer: &Layer, isa: Isa) -> Result<Measured, String> {
+fn measure(layer: &Layer, isa: Isa, thread_counts: &[usize]) -> Result<Measured, String> {
     let conv = layer.conv;
     let k = conv.in_channels / conv.groups;
     let weights = fill(conv.out_channels * k, 1);
@@ -112,10 +122,23 @@ fn measure(layer: &Layer, isa: Isa) -> Result<Measured, String> {
     let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
     let max_abs_err = output.iter().zip(&expected).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
 
-    let median = time_median(|| {
-        let _ = packed.run(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc));
-    });
-    Ok(Measured { median, max_abs_err, max_rel_err: max_abs_err / scale, kernel: info.kernel, isa: info.isa })
+    let medians = thread_counts
+        .iter()
+        .map(|&n| {
+            let options =
+                RunOptions { threads: if n == 1 { Threads::Single } else { Threads::Rayon(n) }, ..Default::default() };
+            let median = time_median(|| {
+                let _ = packed.run_with(
+                    Tensor::new(&input, in_desc),
+                    TensorMut::new(&mut output, out_desc),
+                    None,
+                    &options,
+                );
+            });
+            (n, median)
+        })
+        .collect();
+    Ok(Measured { medians, max_abs_err, max_rel_err: max_abs_err / scale, kernel: info.kernel, isa: info.isa })
 }
 
 fn main() -> ExitCode {
@@ -153,45 +176,59 @@ fn main() -> ExitCode {
     let peak_isa = dispatch::detected_isa();
     let peak = peak::measure_gflops(peak_isa).unwrap_or(f64::NAN);
 
+    let thread_counts: Vec<usize> = if options.threads > 1 { vec![1, options.threads] } else { vec![1] };
     if options.csv {
         println!("layer,isa,kernel,threads,median_us,gflops,peak_pct,max_abs_err,max_rel_err");
     } else {
         println!(
-            "pointwise: {} layers, ISA {}, 1 thread; measured f32 FMA peak ({}): {:.1} GFLOP/s per core",
+            "pointwise: {} layers, ISA {}, threads {:?}; measured f32 FMA peak ({}, 1 core): {:.1} GFLOP/s",
             layers.len(),
             isa.name(),
+            thread_counts,
             peak_isa.name(),
             peak
         );
-        println!(
-            "{:<30} {:<24} {:>10} {:>8} {:>6} {:>10} {:>10}",
-            "layer", "kernel", "median_us", "GFLOP/s", "%peak", "max_abs", "max_rel"
-        );
+        print!("{:<28} {:<22}", "layer", "kernel");
+        for n in &thread_counts {
+            print!(" {:>9} {:>7} {:>6}", format!("us/{n}t"), format!("GF/{n}t"), "%peak");
+        }
+        if thread_counts.len() > 1 {
+            print!(" {:>7}", "speedup");
+        }
+        println!(" {:>9} {:>9}", "max_abs", "max_rel");
     }
     let mut failures = 0;
     for layer in &layers {
-        match measure(layer, isa) {
+        match measure(layer, isa, &thread_counts) {
             Ok(m) => {
-                let gflops = layer.flops() / m.median.as_secs_f64() / 1e9;
-                let us = m.median.as_secs_f64() * 1e6;
-                let pct = 100.0 * gflops / peak;
                 let bound = 1e-5 * (layer.gemm_shape()[1] as f32).sqrt();
                 let verdict = if m.max_rel_err <= bound { "" } else { "  ERROR ABOVE BOUND" };
                 failures += (!verdict.is_empty()) as usize;
+                let rate = |d: &Duration| layer.flops() / d.as_secs_f64() / 1e9;
                 if options.csv {
-                    println!(
-                        "{},{},{},1,{us:.2},{gflops:.2},{pct:.1},{:e},{:e}",
-                        layer.name,
-                        m.isa.name(),
-                        m.kernel,
-                        m.max_abs_err,
-                        m.max_rel_err
-                    );
+                    for (n, median) in &m.medians {
+                        println!(
+                            "{},{},{},{n},{:.2},{:.2},{:.1},{:e},{:e}",
+                            layer.name,
+                            m.isa.name(),
+                            m.kernel,
+                            median.as_secs_f64() * 1e6,
+                            rate(median),
+                            100.0 * rate(median) / peak,
+                            m.max_abs_err,
+                            m.max_rel_err
+                        );
+                    }
                 } else {
-                    println!(
-                        "{:<30} {:<24} {us:>10.1} {gflops:>8.1} {pct:>5.1}% {:>10.2e} {:>10.2e}{verdict}",
-                        layer.name, m.kernel, m.max_abs_err, m.max_rel_err
-                    );
+                    print!("{:<28} {:<22}", layer.name, m.kernel);
+                    for (_, median) in &m.medians {
+                        let gflops = rate(median);
+                        print!(" {:>9.1} {gflops:>7.1} {:>5.1}%", median.as_secs_f64() * 1e6, 100.0 * gflops / peak);
+                    }
+                    if let [(_, one), (_, many)] = m.medians[..] {
+                        print!(" {:>6.2}x", one.as_secs_f64() / many.as_secs_f64());
+                    }
+                    println!(" {:>9.2e} {:>9.2e}{verdict}", m.max_abs_err, m.max_rel_err);
                 }
             }
             Err(e) => {

@@ -116,7 +116,7 @@ pub fn check_case(case: &Case, isa: Isa, seed: u64) -> Result<(), String> {
             Tensor::new(&input, in_desc),
             TensorMut::new(&mut output, out_desc),
             residual.as_deref().zip(res_desc).map(|(r, d)| Tensor::new(r, d)),
-            &RunOptions { expect_isa: Some(isa) },
+            &RunOptions { expect_isa: Some(isa), ..RunOptions::default() },
         )
         .map_err(|e| format!("{case:?}: run failed: {e}"))?;
     if info.isa != isa {

@@ -152,6 +152,18 @@ unsafe fn load(p: *const f32, live: usize, mask: __m256i) -> __m256 {
 /// The [ABI contract](crate::abi) for `MR = 6`, `NR = 16`; the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
-    // SAFETY: forwarded contract; the target features are enabled on this function.
-    unsafe { tile::<6, 2>(t) }
+    // One instance per row count: a ragged last tile, or a layer of one pixel
+    // (classifier, squeeze-excitation), does not pay for 6 rows of FMAs.
+    // SAFETY: forwarded contract (m <= MR for each instance); the target
+    // features are enabled on this function.
+    unsafe {
+        match t.m {
+            1 => tile::<1, 2>(t),
+            2 => tile::<2, 2>(t),
+            3 => tile::<3, 2>(t),
+            4 => tile::<4, 2>(t),
+            5 => tile::<5, 2>(t),
+            _ => tile::<6, 2>(t),
+        }
+    }
 }

@@ -1,0 +1,54 @@
+//! Calls do no heap allocation in the steady state: a counting global
+//! allocator watches single-threaded calls and the task API on every layout.
+
+use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pointwise::{Activation, Conv1x1, Layout, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder};
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: forwarded contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
+        // SAFETY: forwarded contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn calls_do_not_allocate() {
+    let conv = Conv1x1::new(40, 24).with_groups(2).with_stride(2, 1).with_activation(Activation::Gelu);
+    let packed = conv.pack(&vec![0.1; 24 * 20], WeightOrder::OutIn, Some(&[0.5; 24])).unwrap();
+    for (input_layout, output_layout) in [(Layout::Nhwc, Layout::Nhwc), (Layout::Nchw, Layout::Nchwc(8))] {
+        let in_desc = TensorDesc::new(input_layout, 2, 9, 11, 40);
+        let out_desc = TensorDesc::new(output_layout, 2, 5, 11, 24);
+        let input = vec![1.0; in_desc.len().unwrap()];
+        let residual = vec![1.0; out_desc.len().unwrap()];
+        let mut output = vec![0.0; out_desc.len().unwrap()];
+        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        for _ in 0..3 {
+            packed
+                .run_with(
+                    Tensor::new(&input, in_desc),
+                    TensorMut::new(&mut output, out_desc),
+                    Some(Tensor::new(&residual, out_desc)),
+                    &RunOptions::default(),
+                )
+                .unwrap();
+            let plan =
+                packed.plan(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), None, 4).unwrap();
+            plan.run_all();
+        }
+        assert_eq!(ALLOCATIONS.load(Ordering::SeqCst) - before, 0, "a call allocated");
+    }
+}

@@ -1,0 +1,114 @@
+//! Threads: bitwise determinism whatever the thread count, concurrent calls
+//! on shared packed weights, and the task API on plain std threads.
+
+mod common;
+
+use common::sweep::Rng;
+use pointwise::suite;
+use pointwise::{Activation, Conv1x1, PackedConv, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder};
+
+fn setup(layer: &suite::Layer, activation: Activation) -> (PackedConv, Vec<f32>) {
+    let mut rng = Rng::new(3);
+    let conv = layer.conv.with_activation(activation);
+    let k = conv.in_channels / conv.groups;
+    let weights: Vec<f32> = (0..conv.out_channels * k).map(|_| rng.f32()).collect();
+    let bias: Vec<f32> = (0..conv.out_channels).map(|_| rng.f32()).collect();
+    let input: Vec<f32> = (0..layer.input_desc().len().unwrap()).map(|_| rng.f32()).collect();
+    (conv.pack(&weights, WeightOrder::OutIn, Some(&bias)).unwrap(), input)
+}
+
+fn run(packed: &PackedConv, layer: &suite::Layer, input: &[f32], threads: Threads) -> Vec<f32> {
+    let mut out = vec![0.0; layer.output_desc().len().unwrap()];
+    packed
+        .run_with(
+            Tensor::new(input, layer.input_desc()),
+            TensorMut::new(&mut out, layer.output_desc()),
+            None,
+            &RunOptions { threads, ..RunOptions::default() },
+        )
+        .unwrap();
+    out
+}
+
+fn layers() -> Vec<suite::Layer> {
+    let mut layers = suite::parse(suite::PUBLIC_SUITE).unwrap();
+    // Every shape class: large, 7x7, strided, grouped, M = 1, tiny Cout.
+    layers.retain(|l| {
+        ["resnet50.s3.expand", "resnet50.s5.reduce", "resnet50.s4.downsample", "shufflenet.grouped", "se.reduce"]
+            .contains(&l.name.as_str())
+    });
+    layers
+}
+
+#[test]
+fn results_are_bitwise_identical_for_every_thread_count() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    for layer in layers() {
+        let (packed, input) = setup(&layer, Activation::Silu);
+        let single = run(&packed, &layer, &input, Threads::Single);
+        for threads in [Threads::Rayon(2), Threads::Rayon(3), Threads::Rayon(0)] {
+            let parallel = pool.install(|| run(&packed, &layer, &input, threads));
+            assert!(
+                single.iter().zip(&parallel).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{}: {threads:?} differs from one thread",
+                layer.name
+            );
+        }
+    }
+}
+
+#[test]
+fn concurrent_calls_share_packed_weights() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<PackedConv>();
+    for layer in layers() {
+        let (packed, input) = setup(&layer, Activation::Relu);
+        let expected = run(&packed, &layer, &input, Threads::Single);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let (packed, input, expected, layer) = (&packed, &input, &expected, &layer);
+                s.spawn(move || {
+                    let threads = if t % 2 == 0 { Threads::Single } else { Threads::Rayon(2) };
+                    for _ in 0..3 {
+                        assert_eq!(&run(packed, layer, input, threads), expected, "{}", layer.name);
+                    }
+                });
+            }
+        });
+    }
+}
+
+#[test]
+fn plan_tasks_run_on_std_threads_once_each() {
+    let conv = Conv1x1::new(64, 96);
+    let weights = vec![0.25f32; 64 * 96];
+    let packed = conv.pack(&weights, WeightOrder::OutIn, None).unwrap();
+    let input = vec![1.0f32; 2 * 30 * 30 * 64];
+    let mut output = vec![0.0f32; 2 * 30 * 30 * 96];
+    let plan = packed
+        .plan(
+            Tensor::new(&input, TensorDesc::nhwc(2, 30, 30, 64)),
+            TensorMut::new(&mut output, TensorDesc::nhwc(2, 30, 30, 96)),
+            None,
+            3,
+        )
+        .unwrap();
+    assert!(plan.task_count() >= 3, "{} tasks for 3 workers", plan.task_count());
+    let ran = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            // Every worker tries every task: each must run exactly once.
+            s.spawn(|| {
+                for task in 0..plan.task_count() {
+                    if plan.run_task(task) {
+                        ran.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(ran.into_inner(), plan.task_count());
+    assert!(!plan.run_task(plan.task_count()), "an out-of-range task ran");
+    drop(plan);
+    assert!(output.iter().all(|&v| v == 16.0));
+}
