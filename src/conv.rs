@@ -440,7 +440,6 @@ const MAX_TASKS: usize = 64 * 64;
 ///         });
 ///     }
 /// });
-/// drop(plan);
 /// assert!((output[0] - 0.64).abs() < 1e-5);
 /// # Ok::<(), pointwise::Error>(())
 /// ```

@@ -21,6 +21,7 @@
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
 mod conv;
+mod convert;
 pub mod dispatch;
 mod driver;
 mod epilogue;
@@ -32,6 +33,7 @@ pub mod reference;
 pub mod suite;
 
 pub use conv::{Conv1x1, PackedConv, Plan, RunInfo, RunOptions, Tensor, TensorMut, Threads, WeightOrder};
+pub use convert::convert;
 pub use epilogue::Activation;
 pub use error::{Error, Result};
 pub use layout::{Layout, TensorDesc};

@@ -103,11 +103,10 @@ impl Strides {
     /// Element offset of index `j` from the base pointer.
     #[inline(always)]
     pub const fn offset(&self, j: usize) -> usize {
-        if self.block == 0 {
-            j
-        } else {
-            let q = self.phase + j;
-            (q / self.block) * self.block_stride + q % self.block
+        let q = self.phase + j;
+        match q.checked_div(self.block) {
+            None => j,
+            Some(blocks) => blocks * self.block_stride + q % self.block,
         }
     }
 
@@ -115,14 +114,13 @@ impl Strides {
     /// that holds `first`, and the strides that make `first` index 0 there.
     #[inline]
     pub const fn advance(&self, first: usize) -> (usize, Strides) {
-        if self.block == 0 {
-            (first, *self)
-        } else {
-            let q = self.phase + first;
-            (
-                (q / self.block) * self.block_stride,
+        let q = self.phase + first;
+        match q.checked_div(self.block) {
+            None => (first, *self),
+            Some(blocks) => (
+                blocks * self.block_stride,
                 Strides { block: self.block, block_stride: self.block_stride, phase: q % self.block },
-            )
+            ),
         }
     }
 
@@ -131,7 +129,7 @@ impl Strides {
     /// whole-vector loads and stores for it.
     #[inline(always)]
     pub const fn vectors_contiguous(&self, lanes: usize) -> bool {
-        self.block == 0 || (self.block % lanes == 0 && self.phase % lanes == 0)
+        self.block == 0 || (self.block.is_multiple_of(lanes) && self.phase.is_multiple_of(lanes))
     }
 
     /// Calls `run(first_index, element_offset, len)` for each maximal contiguous

@@ -14,23 +14,27 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use pointwise::suite::{self, Layer};
-use pointwise::{dispatch, peak, Isa, PackedConv, RunOptions, Tensor, TensorMut, Threads, WeightOrder};
+use pointwise::{
+    dispatch, peak, Isa, Layout, PackedConv, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder,
+};
 
 struct Options {
     layers: Option<String>,
     isa: Option<Isa>,
     csv: bool,
     threads: usize,
+    layout: Layout,
 }
 
-const USAGE: &str = "usage: pointwise [--layers FILE] [--isa scalar|avx2|avx512|neon] [--threads N] [--csv]
+const USAGE: &str = "usage: pointwise [--layers FILE] [--isa scalar|avx2|avx512|neon] [--threads N]
+                 [--layout nhwc|nchw|nchw8c|nchw16c] [--csv]
 
 Runs each layer (default: the embedded public suite) on 1 thread, and on N
 threads too when --threads N > 1, and reports median time, GFLOP/s, share of
 the measured single-core FMA peak, and the error against the scalar oracle.";
 
 fn parse_args() -> Result<Options, String> {
-    let mut options = Options { layers: None, isa: None, csv: false, threads: 1 };
+    let mut options = Options { layers: None, isa: None, csv: false, threads: 1, layout: Layout::Nhwc };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -40,6 +44,15 @@ fn parse_args() -> Result<Options, String> {
                 options.isa = Some(dispatch::parse_isa(&name).map_err(|e| e.to_string())?);
             }
             "--csv" => options.csv = true,
+            "--layout" => {
+                options.layout = match args.next().as_deref() {
+                    Some("nhwc") => Layout::Nhwc,
+                    Some("nchw") => Layout::Nchw,
+                    Some("nchw8c") => Layout::Nchwc(8),
+                    Some("nchw16c") => Layout::Nchwc(16),
+                    _ => return Err(format!("--layout needs nhwc, nchw, nchw8c or nchw16c\n{USAGE}")),
+                }
+            }
             "--threads" => {
                 let n = args.next().ok_or("--threads needs a number")?;
                 options.threads = n.parse().ok().filter(|&n| n >= 1).ok_or("--threads needs a number >= 1")?;
@@ -97,13 +110,13 @@ fn time_median(mut call: impl FnMut()) -> Duration {
     times[times.len() / 2]
 }
 
-fn measure(layer: &Layer, isa: Isa, thread_counts: &[usize]) -> Result<Measured, String> {
+fn measure(layer: &Layer, isa: Isa, layout: Layout, thread_counts: &[usize]) -> Result<Measured, String> {
     let conv = layer.conv;
     let k = conv.in_channels / conv.groups;
     let weights = fill(conv.out_channels * k, 1);
     let bias = fill(conv.out_channels, 2);
-    let in_desc = layer.input_desc();
-    let out_desc = layer.output_desc();
+    let in_desc = TensorDesc { layout, ..layer.input_desc() };
+    let out_desc = TensorDesc { layout, ..layer.output_desc() };
     let input = fill(in_desc.len().map_err(|e| e.to_string())?, 3);
     let out_len = out_desc.len().map_err(|e| e.to_string())?;
     let pack = |isa: Isa| -> Result<PackedConv, String> {
@@ -178,12 +191,13 @@ fn main() -> ExitCode {
 
     let thread_counts: Vec<usize> = if options.threads > 1 { vec![1, options.threads] } else { vec![1] };
     if options.csv {
-        println!("layer,isa,kernel,threads,median_us,gflops,peak_pct,max_abs_err,max_rel_err");
+        println!("layer,layout,isa,kernel,threads,median_us,gflops,peak_pct,max_abs_err,max_rel_err");
     } else {
         println!(
-            "pointwise: {} layers, ISA {}, threads {:?}; measured f32 FMA peak ({}, 1 core): {:.1} GFLOP/s",
+            "pointwise: {} layers, ISA {}, layout {}, threads {:?}; measured f32 FMA peak ({}, 1 core): {:.1} GFLOP/s",
             layers.len(),
             isa.name(),
+            layout_name(options.layout),
             thread_counts,
             peak_isa.name(),
             peak
@@ -199,7 +213,7 @@ fn main() -> ExitCode {
     }
     let mut failures = 0;
     for layer in &layers {
-        match measure(layer, isa, &thread_counts) {
+        match measure(layer, isa, options.layout, &thread_counts) {
             Ok(m) => {
                 let bound = 1e-5 * (layer.gemm_shape()[1] as f32).sqrt();
                 let verdict = if m.max_rel_err <= bound { "" } else { "  ERROR ABOVE BOUND" };
@@ -208,8 +222,9 @@ fn main() -> ExitCode {
                 if options.csv {
                     for (n, median) in &m.medians {
                         println!(
-                            "{},{},{},{n},{:.2},{:.2},{:.1},{:e},{:e}",
+                            "{},{},{},{},{n},{:.2},{:.2},{:.1},{:e},{:e}",
                             layer.name,
+                            layout_name(options.layout),
                             m.isa.name(),
                             m.kernel,
                             median.as_secs_f64() * 1e6,
@@ -234,7 +249,7 @@ fn main() -> ExitCode {
             Err(e) => {
                 failures += 1;
                 if options.csv {
-                    println!("{},{},unsupported,1,,,,,", layer.name, isa.name());
+                    println!("{},{},{},unsupported,1,,,,,", layer.name, layout_name(options.layout), isa.name());
                 }
                 eprintln!("{}: unsupported: {e}", layer.name);
             }
@@ -245,5 +260,14 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn layout_name(layout: Layout) -> &'static str {
+    match layout {
+        Layout::Nhwc => "nhwc",
+        Layout::Nchw => "nchw",
+        Layout::Nchwc(8) => "nchw8c",
+        Layout::Nchwc(_) => "nchw16c",
     }
 }

@@ -79,9 +79,10 @@ fn variant(case: usize) -> Variant {
     let blocks = [0, 0, 8, 16, 1, 0, 16, 8];
     let c_block = blocks[case % 8];
     let a_block = blocks[(case / 8) % 8];
-    let phase = if c_block > 1 && case % 3 == 0 { (case / 3) % c_block.min(a_block.max(1)) } else { 0 };
+    // `strides` reduces the phase modulo each block size.
+    let phase = if case.is_multiple_of(3) { (case / 3) % 16 } else { 0 };
     Variant {
-        bias: case % 2 == 0,
+        bias: case.is_multiple_of(2),
         residual: case % 3 == 1,
         clamp: case % 4 == 2,
         accumulate: case % 5 == 3,
