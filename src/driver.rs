@@ -17,6 +17,13 @@ use crate::conv::Conv1x1;
 use crate::layout::{Geometry, TensorDesc};
 use crate::pack::{self, panel_offset, panels};
 
+thread_local! {
+    /// Per-thread scratch for gathered activation rows (planar input only).
+    /// It grows to the largest block once and is reused: no allocation per call
+    /// in the steady state.
+    static PACKED_ROWS: core::cell::Cell<Vec<f32>> = const { core::cell::Cell::new(Vec::new()) };
+}
+
 /// Upper bound of rows per block: a multiple of every tile height up to 16.
 const MAX_BLOCK_ROWS: usize = 240;
 /// Bytes of activations a block aims to keep in L2 (half of a 512 KiB L2).
@@ -181,11 +188,38 @@ unsafe fn run_block(
     pixel_offsets(call, first, count, &mut offsets);
 
     let (in_data, in_desc, in_geometry) = call.input;
-    let (a_channel, a_k) = in_geometry.channels_from(in_desc.channel_offset + g * k);
+    let (a_channel, mut a_k) = in_geometry.channels_from(in_desc.channel_offset + g * k);
     let mut a_rows = [core::ptr::null::<f32>(); MAX_BLOCK_ROWS];
     for (row, off) in a_rows.iter_mut().zip(&offsets).take(count) {
         // SAFETY: pixel and channel offsets are within the validated input.
         *row = unsafe { in_data.as_ptr().add(off[0] + a_channel) };
+    }
+    // Planar (NCHW) input: each channel is a plane of its own, so a kernel
+    // reading rows in place would take one element per plane per k step.
+    // Measured on s3.expand (AVX2, Zen 4): 39 GFLOP/s in place against 103 for
+    // NHWC. Gathering the block's rows into contiguous scratch once, reused by
+    // every weight panel, costs K·rows copies against K·rows·N FMAs, and lets
+    // the NHWC kernels run at full speed. (The other orientation, weights
+    // broadcast and pixels loaded as vectors, would need a second family of
+    // kernels; blocked NCHWc reads in place at 90+% of NHWC speed.)
+    let mut scratch = None;
+    if a_k.block == 1 {
+        let rows = PACKED_ROWS.with(|cell| cell.take());
+        let mut rows = rows;
+        rows.clear();
+        rows.resize(count * k, 0.0);
+        for p in 0..k {
+            let plane = a_k.offset(p);
+            for (i, row) in a_rows.iter().enumerate().take(count) {
+                // SAFETY: element p of row i is in bounds of the validated input.
+                rows[i * k + p] = unsafe { *row.add(plane) };
+            }
+        }
+        for (i, row) in a_rows.iter_mut().enumerate().take(count) {
+            *row = rows[i * k..].as_ptr();
+        }
+        a_k = Strides::CONTIGUOUS;
+        scratch = Some(rows);
     }
 
     let (clamp_min, clamp_max) = call.desc.activation.kernel_clamp();
@@ -235,6 +269,11 @@ unsafe fn run_block(
             unsafe { (kernel.run)(&args) };
             tile += mr;
         }
+    }
+
+    if let Some(rows) = scratch {
+        // Back to the thread's cache: the next block reuses the allocation.
+        PACKED_ROWS.with(|cell| cell.set(rows));
     }
 
     if call.desc.activation.needs_pass() {

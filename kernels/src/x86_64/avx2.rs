@@ -44,6 +44,11 @@ unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
 
     let mut panel = t.b_panel;
     t.a_k.for_each_run(t.k, |_, offset, len| {
+        // The epilogue indexes `acc` by the runtime row count, so `acc` lives in
+        // memory; this copy is indexed by constants only and stays in registers
+        // for the whole run (otherwise every run of a blocked layout would load
+        // and store all accumulators around each k step).
+        let mut sums = acc;
         for p in 0..len {
             let mut b = [_mm256_setzero_ps(); V];
             for (v, b_v) in b.iter_mut().enumerate() {
@@ -51,16 +56,17 @@ unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
                 // aligned panel, rows of NR = V·8 floats).
                 *b_v = unsafe { _mm256_load_ps(panel.add(v * LANES)) };
             }
-            for (acc_row, row) in acc.iter_mut().zip(&a_rows) {
+            for (sums_row, row) in sums.iter_mut().zip(&a_rows) {
                 // SAFETY: element p of this run is in bounds by the contract.
                 let a = unsafe { _mm256_broadcast_ss(&*row.add(offset + p)) };
                 for v in 0..V {
-                    acc_row[v] = _mm256_fmadd_ps(a, b[v], acc_row[v]);
+                    sums_row[v] = _mm256_fmadd_ps(a, b[v], sums_row[v]);
                 }
             }
             // SAFETY: stays within (or one past) the k·NR panel.
             panel = unsafe { panel.add(nr) };
         }
+        acc = sums;
     });
 
     // SAFETY: the contract's pointers for rows < m, columns < n.
