@@ -2,16 +2,22 @@
 //!
 //! 12x32 is the tile. The limit is the general-purpose registers, not the zmm
 //! ones: the ABI gives every row its own pointer, and the inner loop needs all
-//! of them live. 12 row pointers, the panel pointer and the loop counter make
-//! 14 of the 15 usable GPRs, while 14 rows would need 16 and reload a row
-//! pointer from the stack on every k step. On the zmm side, 24 accumulators
-//! (12 rows x 2 zmm) and 2 panel vectors make 26 of 32: the A element is
-//! broadcast by the FMA itself (`vfmadd231ps zmm, zmm, [mem]{1to16}`), so it
-//! takes no register, and nothing spills. Each k step issues 24 FMAs against 2
-//! panel loads and 12 broadcasts, enough to keep the FMA pipes busy.
+//! of them live. The 64-byte realigned stack takes rbp as frame pointer, which
+//! leaves 14 GPRs: 12 row pointers, the k index and the panel pointer. 14 rows
+//! would need 16, and reload row pointers from the stack on every k step. On
+//! the zmm side, 24 accumulators (12 rows x 2 zmm), 2 panel vectors and 1
+//! broadcast make 27 of 32, so nothing spills. Each k step issues 24 FMAs
+//! against 2 panel loads and 12 broadcasts, enough to keep the FMA pipes busy.
 //! NR = 32 rather than 48 because channel counts are mostly multiples of 32
 //! (48 would pad 64 channels to 96), and MR = 12 divides the driver's
 //! 240-row blocks, so full blocks have no ragged tile.
+//!
+//! The k loop is spill-free only in the shape written here; three details keep
+//! it so (check with `objdump -d` after a change: no `[rsp...]` operand in any
+//! loop of `vfmadd231ps`, for each of the 12 row-count instances):
+//! * the k-run closure is `#[inline(always)]`,
+//! * the epilogue gets a copy of the accumulators,
+//! * the k index counts up to 0 and is hidden from strength reduction.
 
 use core::arch::x86_64::*;
 
@@ -50,34 +56,55 @@ unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
     }
 
     let mut panel = t.b_panel;
-    t.a_k.for_each_run(t.k, |_, offset, len| {
-        // The epilogue indexes `acc` by the runtime row count, so `acc` lives on
-        // the stack, and LLVM would store every FMA result back to it on each k
-        // step. This copy is indexed only by constants: it stays in registers.
-        let mut sums = acc;
-        for p in 0..len {
-            let mut b = [_mm512_setzero_ps(); V];
-            for (v, b_v) in b.iter_mut().enumerate() {
-                // SAFETY: the panel row is in bounds and 64-byte aligned (64-byte
-                // aligned panel, rows of NR = V·16 floats).
-                *b_v = unsafe { _mm512_load_ps(panel.add(v * LANES)) };
+    // Inlined by force: `for_each_run` calls the closure from two places, and
+    // an outlined closure would keep the accumulators in memory.
+    t.a_k.for_each_run(
+        t.k,
+        #[inline(always)]
+        |_, offset, len| {
+            // Row pointers one past the run, read at a negative index that counts up
+            // to 0: the loop needs no end register besides the 12 row pointers, the
+            // index and the panel pointer (14 GPRs, all there are).
+            let mut ends = a_rows;
+            for end in ends.iter_mut() {
+                // SAFETY: offset + len is one past the run's last element, so at most
+                // one past the end of the row's allocation.
+                *end = unsafe { end.add(offset + len) };
             }
-            for (acc_row, row) in sums.iter_mut().zip(&a_rows) {
-                // SAFETY: element p of this run is in bounds by the contract.
-                // set1 of a loaded scalar folds into the FMA's {1to16} operand.
-                let a = _mm512_set1_ps(unsafe { *row.add(offset + p) });
-                for v in 0..V {
-                    acc_row[v] = _mm512_fmadd_ps(a, b[v], acc_row[v]);
+            // `len` elements lie in one allocation, so `len <= isize::MAX`.
+            let mut i = -(len as isize);
+            while i != 0 {
+                let mut b = [_mm512_setzero_ps(); V];
+                for (v, b_v) in b.iter_mut().enumerate() {
+                    // SAFETY: the panel row is in bounds and 64-byte aligned (64-byte
+                    // aligned panel, rows of NR = V·16 floats).
+                    *b_v = unsafe { _mm512_load_ps(panel.add(v * LANES)) };
                 }
+                for (acc_row, end) in acc.iter_mut().zip(&ends) {
+                    // SAFETY: -len <= i < 0, so this is element offset + len + i of
+                    // the row, inside the run: in bounds by the contract.
+                    let a = _mm512_set1_ps(unsafe { *end.offset(i) });
+                    for v in 0..V {
+                        acc_row[v] = _mm512_fmadd_ps(a, b[v], acc_row[v]);
+                    }
+                }
+                // SAFETY: stays within (or one past) the k·NR panel.
+                panel = unsafe { panel.add(nr) };
+                i += 1;
+                // SAFETY: an empty asm block that only claims to change `i`: this
+                // hides the index from LLVM's strength reduction, which would trade
+                // the count to 0 for a count up plus an end register.
+                unsafe { core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags)) };
             }
-            // SAFETY: stays within (or one past) the k·NR panel.
-            panel = unsafe { panel.add(nr) };
-        }
-        acc = sums;
-    });
+        },
+    );
 
+    // The epilogue indexes the rows by the runtime `m`, which puts its operand
+    // in memory. Were that `acc` itself, LLVM would store every FMA result back
+    // to the stack on each k step; the copy leaves `acc` in registers.
+    let out = acc;
     // SAFETY: the contract's pointers for rows < m, columns < n.
-    unsafe { store_tile::<MR, V>(t, &acc) };
+    unsafe { store_tile::<MR, V>(t, &out) };
 }
 
 /// Epilogue: accumulate, residual, clamp and store rows `< m`, columns `< n`.
@@ -150,6 +177,24 @@ unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: &[[__m5
 /// The [ABI contract](crate::abi) for `MR = 12`, `NR = 32`; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
-    // SAFETY: forwarded contract; the target features are enabled on this function.
-    unsafe { tile::<12, 2>(t) }
+    // One instance per row count, as for AVX2: a ragged last tile, or a layer
+    // of one pixel, does not pay for 12 rows of FMAs.
+    // SAFETY: forwarded contract (m <= MR for each instance); the target
+    // features are enabled on this function.
+    unsafe {
+        match t.m {
+            1 => tile::<1, 2>(t),
+            2 => tile::<2, 2>(t),
+            3 => tile::<3, 2>(t),
+            4 => tile::<4, 2>(t),
+            5 => tile::<5, 2>(t),
+            6 => tile::<6, 2>(t),
+            7 => tile::<7, 2>(t),
+            8 => tile::<8, 2>(t),
+            9 => tile::<9, 2>(t),
+            10 => tile::<10, 2>(t),
+            11 => tile::<11, 2>(t),
+            _ => tile::<12, 2>(t),
+        }
+    }
 }
