@@ -104,8 +104,12 @@ pub fn kernels_for(isa: Isa) -> impl Iterator<Item = &'static Kernel> {
 }
 
 /// The kernel for a GEMM of `n` output channels per group on `isa`, which
-/// [`check`] has accepted. The first kernel of the ISA in the tile table is
-/// its general-purpose one.
-pub(crate) fn select_kernel(isa: Isa, _n: usize) -> Result<&'static Kernel> {
-    kernels_for(isa).next().ok_or(Error::IsaNotCompiled { isa })
+/// [`check`] has accepted. The first kernel of the ISA in the tile table is its
+/// general one; a narrower companion is taken only when all `n` channels fit in
+/// one of its panels (then the general tile would mostly multiply zero columns,
+/// while for wider layers its larger register tile wins).
+pub(crate) fn select_kernel(isa: Isa, n: usize) -> Result<&'static Kernel> {
+    let general = kernels_for(isa).next().ok_or(Error::IsaNotCompiled { isa })?;
+    let narrow = kernels_for(isa).filter(|k| k.nr < general.nr && n <= k.nr).min_by_key(|k| k.nr);
+    Ok(narrow.unwrap_or(general))
 }

@@ -24,9 +24,15 @@ pub(crate) fn panels(n: usize, nr: usize) -> usize {
     n.div_ceil(nr)
 }
 
+/// Floats from one panel to the next: `k·nr` rounded up to 64 bytes, so that
+/// every panel starts 64-byte aligned (as the ABI promises) whatever `nr` and `k`.
+pub(crate) fn panel_stride(k: usize, nr: usize) -> usize {
+    (k * nr).next_multiple_of(16)
+}
+
 /// Offset of the panel of group `g`, panel `p`, in the packed weights.
 pub(crate) fn panel_offset(k: usize, n: usize, nr: usize, g: usize, p: usize) -> usize {
-    (g * panels(n, nr) + p) * k * nr
+    (g * panels(n, nr) + p) * panel_stride(k, nr)
 }
 
 pub(crate) fn pack_weights(
@@ -40,7 +46,8 @@ pub(crate) fn pack_weights(
     let k = desc.in_channels / groups;
     let n = desc.out_channels / groups;
     let panel_count = checked_product("packed panel count", &[groups, panels(n, nr)])?;
-    let total = checked_product("packed weight length", &[panel_count, k, nr])?;
+    let panel_floats = k.checked_mul(nr).and_then(|f| f.checked_next_multiple_of(16));
+    let total = checked_product("packed weight length", &[panel_count, panel_floats.unwrap_or(usize::MAX)])?;
     let mut packed = AVec::<f32, ConstAlign<64>>::from_iter(0, core::iter::repeat_n(0.0, total));
     // Weight (output channel `co` of the whole layer, input channel `p` of its group).
     let weight = |co: usize, p: usize| match order {

@@ -219,6 +219,18 @@ impl PartialEq for Kernel {
 }
 impl Eq for Kernel {}
 
+/// Loads row pointers `0..MR`, clamping rows `m..MR` to row `m - 1` so that a
+/// kernel's inner loop has no row branches and never reads an absent row.
+/// Shared by every SIMD kernel (it needs no target feature).
+///
+/// # Safety
+/// `rows` holds at least `m >= 1` readable pointers.
+#[inline(always)]
+pub unsafe fn clamped_rows<T: Copy, const MR: usize>(rows: *const T, m: usize) -> [T; MR] {
+    // SAFETY: index min(i, m - 1) < m.
+    core::array::from_fn(|i| unsafe { *rows.add(i.min(m - 1)) })
+}
+
 /// The epilogue for one element: shared by the scalar kernel and by the SIMD
 /// kernels' element-wise path (for layouts whose columns are not vector-contiguous).
 ///

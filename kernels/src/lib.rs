@@ -15,6 +15,19 @@
 #![allow(non_snake_case)]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
 
+/// Runs `$tile::<M, $v>` with `M` = the tile's row count: one instance per
+/// row count, so a ragged last tile, or a one-pixel layer (classifier,
+/// squeeze-excitation), does not pay for `MR` rows of FMAs. Rows counts not
+/// listed run the full `$mr` instance.
+macro_rules! per_row_count {
+    ($t:expr, $tile:ident::<_, $v:tt>, [$($m:literal),*], $mr:literal) => {
+        match $t.m {
+            $($m => $tile::<$m, $v>($t),)*
+            _ => $tile::<$mr, $v>($t),
+        }
+    };
+}
+
 pub mod abi;
 pub mod peak;
 pub mod scalar;

@@ -123,16 +123,17 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
     let a: Vec<f32> = (0..1 + m * a_row_stride).map(|_| rng.f32()).collect();
     let a_rows: Vec<*const f32> = (0..m).map(|i| a[1 + i * a_row_stride..].as_ptr()).collect();
 
-    // B: panels of k x nr, 64-byte aligned, zero past column n.
+    // B: panels of k x nr, each 64-byte aligned as the ABI promises, zero past column n.
+    let panel_stride = (k * nr).next_multiple_of(16);
     let mut b = aligned_vec::AVec::<f32, aligned_vec::ConstAlign<64>>::from_iter(
         0,
-        core::iter::repeat_n(0.0f32, (panels * k * nr).max(1)),
+        core::iter::repeat_n(0.0f32, (panels * panel_stride).max(1)),
     );
     let mut bias = vec![0.0f32; panels * nr];
     for panel in 0..panels {
         for j in 0..nr.min(n - panel * nr) {
             for p in 0..k {
-                b[panel * k * nr + p * nr + j] = rng.f32();
+                b[panel * panel_stride + p * nr + j] = rng.f32();
             }
             bias[panel * nr + j] = rng.f32();
         }
@@ -173,7 +174,7 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
                 k,
                 a_rows: a_rows.as_ptr(),
                 a_k,
-                b_panel: b[panel * k * nr..].as_ptr(),
+                b_panel: b[panel * panel_stride..].as_ptr(),
                 bias: if v.bias { bias[first..].as_ptr() } else { core::ptr::null() },
                 c_rows: c_rows.as_ptr(),
                 c_cols: panel_cols,

@@ -14,14 +14,18 @@
 //! accumulators + 6 A + 4 panel = 34 registers, so it would fall back to one
 //! broadcast load per row per step (10 loads per 24 FMAs); 8x16 needs 32
 //! accumulators alone; 8x12 breaks the table's rule that NR is a multiple of 8
-//! or divides 16 (panels must start on the same NCHWc block phase). NR = 8 also
-//! pads less than 16 on the channel counts of mobile networks (24, 40, 72,
-//! 120, ...), and MR = 8 divides the driver's 240-row blocks.
+//! or divides 16. NR = 8 also pads less than 16 on the channel counts of mobile
+//! networks (24, 40, 72, 120, ...), and MR = 8 divides the driver's 240-row
+//! blocks.
+//!
+//! Depth runs shorter than 4 (NCHW input, the ends of NCHWc blocks, `k % 4`)
+//! take one step at a time with a broadcast load per row. Each kernel has one
+//! instance per row count, so a ragged last tile does only its own rows' work.
+//! `8x4` is the narrow companion for at most 4 output channels per group.
 
 use core::arch::aarch64::*;
 
-use super::clamped_rows;
-use crate::abi::{store_element, TileArgs};
+use crate::abi::{clamped_rows, store_element, TileArgs};
 
 const LANES: usize = 4;
 
@@ -47,16 +51,27 @@ unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
         }
     }
 
+    // The depth axis in contiguous runs: the whole depth for NHWC, one block for
+    // NCHWc, one element for NCHW. A 4-wide A load must stay inside its run: the
+    // element after a run lies in another block, or past the end of the buffer.
+    //
+    // The runs are those of `Strides::for_each_run`, walked here rather than
+    // through its closure: LLVM does not inline a closure this large at both of
+    // its call sites, and the outlined closure sees `acc` through a reference,
+    // so the accumulators would go through memory on every run (every step for
+    // NCHW). In this loop they stay in registers.
+    let s = t.a_k;
+    let (block, mut in_block) = if s.block == 0 { (t.k, 0) } else { (s.block, s.phase) };
+    let mut block_start = 0;
+    let mut done = 0;
     let mut panel = t.b_panel;
-    // Each run is contiguous (the whole depth for NHWC, one block for NCHWc, one
-    // element for NCHW). A 4-wide A load must stay inside its run: the element
-    // after a run lies in another block, or past the end of the buffer.
-    t.a_k.for_each_run(t.k, |_, offset, len| {
+    while done < t.k {
+        let (offset, len) = (block_start + in_block, (block - in_block).min(t.k - done));
         let mut p = 0;
         while p + LANES <= len {
             // SAFETY: elements p..p+4 of this run are in bounds by the contract.
             let a: [float32x4_t; MR] = core::array::from_fn(|i| unsafe { vld1q_f32(a_rows[i].add(offset + p)) });
-            // SAFETY: panel rows p..p+4 of the remaining k are in bounds.
+            // SAFETY: the 4 panel rows of these depth steps are in bounds (p + 4 <= len).
             unsafe {
                 lane_step::<MR, V, 0>(&mut acc, &a, panel);
                 lane_step::<MR, V, 1>(&mut acc, &a, panel.add(nr));
@@ -67,9 +82,10 @@ unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
             }
             p += LANES;
         }
-        // The last 0..=3 elements of the run, one depth step each.
+        // The last 0..=3 elements of the run, one depth step each, A broadcast
+        // by `ld1r`.
         while p < len {
-            // SAFETY: the panel row is in bounds (p < len, within k).
+            // SAFETY: the panel row of this depth step is in bounds (p < len).
             let b: [float32x4_t; V] = core::array::from_fn(|v| unsafe { vld1q_f32(panel.add(v * LANES)) });
             for (acc_row, row) in acc.iter_mut().zip(&a_rows) {
                 // SAFETY: element p of this run is in bounds by the contract.
@@ -82,10 +98,15 @@ unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
             panel = unsafe { panel.add(nr) };
             p += 1;
         }
-    });
+        done += len;
+        block_start += s.block_stride;
+        in_block = 0;
+    }
 
+    // By value: a reference would make `acc` an address-taken stack array, and
+    // LLVM then stores every accumulator to it on every depth step.
     // SAFETY: the contract's pointers for rows < m, columns < n.
-    unsafe { store_tile::<MR, V>(t, &acc) };
+    unsafe { store_tile::<MR, V>(t, acc) };
 }
 
 /// One depth step whose A values are lane `L` of `a`: `acc[i] += a[i][L] · B`
@@ -116,7 +137,7 @@ unsafe fn lane_step<const MR: usize, const V: usize, const L: i32>(
 /// The ABI contract; the CPU has NEON.
 #[target_feature(enable = "neon")]
 #[inline]
-unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: &[[float32x4_t; V]; MR]) {
+unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: [[float32x4_t; V]; MR]) {
     // The element-wise path spills one row into a fixed buffer.
     const { assert!(V * LANES <= 64) };
     let vector_path = t.c_cols.vectors_contiguous(LANES) && (t.r_rows.is_null() || t.r_cols.vectors_contiguous(LANES));
@@ -210,6 +231,19 @@ unsafe fn store(p: *mut f32, live: usize, x: float32x4_t) {
     }
 }
 
+/// Runs the instance of the `8 x (V·4)` tile with exactly `m` rows: a ragged
+/// last tile, or a layer of one pixel (classifier, squeeze-excitation), does
+/// not pay for 8 rows of FMAs and loads.
+///
+/// # Safety
+/// The [ABI contract](crate::abi) for `MR = 8`, `NR = V·4`; the CPU has NEON.
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn tile_8xn<const V: usize>(t: &TileArgs) {
+    // SAFETY: forwarded contract (m <= MR for each instance).
+    unsafe { per_row_count!(t, tile::<_, V>, [1, 2, 3, 4, 5, 6, 7], 8) }
+}
+
 /// 8 x 8 NEON kernel: 16 q accumulators, 4-wide A loads with lane FMAs.
 ///
 /// # Safety
@@ -217,5 +251,18 @@ unsafe fn store(p: *mut f32, live: usize, x: float32x4_t) {
 #[target_feature(enable = "neon")]
 pub unsafe fn f32_pw_8x8__neon(t: &TileArgs) {
     // SAFETY: forwarded contract; the target feature is enabled on this function.
-    unsafe { tile::<8, 2>(t) }
+    unsafe { tile_8xn::<2>(t) }
+}
+
+/// 8 x 4 NEON kernel, the narrow companion for layers with at most 4 output
+/// channels per group, where the 8x8 tile would spend half its FMAs on zero
+/// columns: 8 accumulators, 8 A vectors and 1 panel vector (17 q registers).
+/// Dispatch takes it when a group has at most 4 output channels.
+///
+/// # Safety
+/// The [ABI contract](crate::abi) for `MR = 8`, `NR = 4`; the CPU has NEON.
+#[target_feature(enable = "neon")]
+pub unsafe fn f32_pw_8x4__neon(t: &TileArgs) {
+    // SAFETY: forwarded contract; the target feature is enabled on this function.
+    unsafe { tile_8xn::<1>(t) }
 }

@@ -6,8 +6,7 @@
 
 use core::arch::x86_64::*;
 
-use super::clamped_rows;
-use crate::abi::{store_element, TileArgs};
+use crate::abi::{clamped_rows, store_element, TileArgs};
 
 const LANES: usize = 8;
 
@@ -130,9 +129,37 @@ unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: &[[__m2
                 if live >= LANES {
                     _mm256_storeu_ps(c, x);
                 } else {
-                    _mm256_maskstore_ps(c, mask, x);
+                    store_partial(c, x, live);
                 }
             }
+        }
+    }
+}
+
+/// Stores the first `live < 8` lanes of `x` as 4 + 2 + 1 pieces, as XNNPACK
+/// does: `vmaskmovps` stores are microcoded on AMD Zen and cost more than the
+/// whole tile's FMAs when a layer has only a few output channels.
+///
+/// # Safety
+/// `live` floats at `c` are writable.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn store_partial(mut c: *mut f32, x: __m256, live: usize) {
+    let mut part = _mm256_castps256_ps128(x);
+    // SAFETY: each piece writes within the first `live` floats at c.
+    unsafe {
+        if live & 4 != 0 {
+            _mm_storeu_ps(c, part);
+            part = _mm256_extractf128_ps(x, 1);
+            c = c.add(4);
+        }
+        if live & 2 != 0 {
+            _mm_storel_epi64(c as *mut __m128i, _mm_castps_si128(part));
+            part = _mm_movehl_ps(part, part);
+            c = c.add(2);
+        }
+        if live & 1 != 0 {
+            _mm_store_ss(c, part);
         }
     }
 }
@@ -158,18 +185,20 @@ unsafe fn load(p: *const f32, live: usize, mask: __m256i) -> __m256 {
 /// The [ABI contract](crate::abi) for `MR = 6`, `NR = 16`; the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
-    // One instance per row count: a ragged last tile, or a layer of one pixel
-    // (classifier, squeeze-excitation), does not pay for 6 rows of FMAs.
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
-    unsafe {
-        match t.m {
-            1 => tile::<1, 2>(t),
-            2 => tile::<2, 2>(t),
-            3 => tile::<3, 2>(t),
-            4 => tile::<4, 2>(t),
-            5 => tile::<5, 2>(t),
-            _ => tile::<6, 2>(t),
-        }
-    }
+    unsafe { per_row_count!(t, tile::<_, 2>, [1, 2, 3, 4, 5], 6) }
+}
+
+/// 8 x 8 AVX2+FMA kernel, the narrow companion for layers with at most 8
+/// output channels per group (U-Net heads, narrow projections), where 6x16
+/// would spend most FMAs on zero columns: 8 accumulators, 1 panel vector.
+///
+/// # Safety
+/// The [ABI contract](crate::abi) for `MR = 8`, `NR = 8`; the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn f32_pw_8x8__avx2_fma(t: &TileArgs) {
+    // SAFETY: forwarded contract (m <= MR for each instance); the target
+    // features are enabled on this function.
+    unsafe { per_row_count!(t, tile::<_, 1>, [1, 2, 3, 4, 5, 6, 7], 8) }
 }

@@ -21,8 +21,7 @@
 
 use core::arch::x86_64::*;
 
-use super::clamped_rows;
-use crate::abi::{store_element, TileArgs};
+use crate::abi::{clamped_rows, store_element, TileArgs};
 
 const LANES: usize = 16;
 
@@ -177,24 +176,19 @@ unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: &[[__m5
 /// The [ABI contract](crate::abi) for `MR = 12`, `NR = 32`; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
-    // One instance per row count, as for AVX2: a ragged last tile, or a layer
-    // of one pixel, does not pay for 12 rows of FMAs.
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
-    unsafe {
-        match t.m {
-            1 => tile::<1, 2>(t),
-            2 => tile::<2, 2>(t),
-            3 => tile::<3, 2>(t),
-            4 => tile::<4, 2>(t),
-            5 => tile::<5, 2>(t),
-            6 => tile::<6, 2>(t),
-            7 => tile::<7, 2>(t),
-            8 => tile::<8, 2>(t),
-            9 => tile::<9, 2>(t),
-            10 => tile::<10, 2>(t),
-            11 => tile::<11, 2>(t),
-            _ => tile::<12, 2>(t),
-        }
-    }
+    unsafe { per_row_count!(t, tile::<_, 2>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
+}
+
+/// 12 x 16 AVX-512F kernel, the narrow companion for layers with at most 16
+/// output channels per group: 12 accumulators, 1 panel vector.
+///
+/// # Safety
+/// The [ABI contract](crate::abi) for `MR = 12`, `NR = 16`; the CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn f32_pw_12x16__avx512f(t: &TileArgs) {
+    // SAFETY: forwarded contract (m <= MR for each instance); the target
+    // features are enabled on this function.
+    unsafe { per_row_count!(t, tile::<_, 1>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
 }
