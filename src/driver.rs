@@ -159,13 +159,35 @@ fn pixel_offsets(call: &Call<'_>, first: usize, count: usize, offsets: &mut [[us
     let d = &call.out_desc;
     let [sy, sx] = call.desc.stride;
     let plane = d.height * d.width;
-    for (i, slot) in offsets.iter_mut().enumerate().take(count) {
-        let q = first + i;
-        let (b, y, x) = (q / plane, (q % plane) / d.width, q % d.width);
-        let input = call.input.2.pixel_offset(b, y * sy, x * sx);
-        let output = call.out_geometry.pixel_offset(b, y, x);
-        let residual = call.residual.map_or(0, |r| r.2.pixel_offset(b, y, x));
-        *slot = [input, output, residual];
+    let residual = call.residual.map(|r| r.2);
+    // Offsets at the start of the current output row, and the step to the
+    // next pixel of the row. Divisions and multiplications happen once per
+    // output row, not per pixel: per pixel they cost as much as the FMAs of a
+    // narrow layer.
+    let row_start = |b: usize, y: usize| {
+        [
+            call.input.2.pixel_offset(b, y * sy, 0),
+            call.out_geometry.pixel_offset(b, y, 0),
+            residual.map_or(0, |r| r.pixel_offset(b, y, 0)),
+        ]
+    };
+    let step = [call.input.2.pixel * sx, call.out_geometry.pixel, residual.map_or(0, |r| r.pixel)];
+    let (mut b, mut y, mut x) = (first / plane, (first % plane) / d.width, first % d.width);
+    let mut at = row_start(b, y);
+    for (slot, _) in offsets.iter_mut().zip(0..count) {
+        *slot = [at[0] + x * step[0], at[1] + x * step[1], at[2] + x * step[2]];
+        x += 1;
+        if x == d.width {
+            x = 0;
+            y += 1;
+            if y == d.height {
+                y = 0;
+                b += 1;
+            }
+            if b < d.batch {
+                at = row_start(b, y);
+            }
+        }
     }
 }
 
