@@ -29,13 +29,16 @@ use crate::abi::{clamped_rows, store_element, TileArgs};
 
 const LANES: usize = 4;
 
-/// The shared NEON body for an `MR x (V·4)` tile.
+/// The shared NEON body for a tile of exactly `MR` rows and `V·4` columns.
 ///
 /// # Safety
-/// The ABI contract for `MR` and `NR = V·4`; the CPU has NEON.
+/// The ABI contract for `NR = V·4`, with `t.m == MR`; the CPU has NEON.
 #[target_feature(enable = "neon")]
 #[inline]
 unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
+    // `tile_8xn` runs the instance whose MR is the tile's m: row loops have
+    // constant trip counts.
+    debug_assert_eq!(t.m, MR);
     let nr = V * LANES;
     // SAFETY: the contract gives m >= 1 readable row pointers.
     let a_rows: [*const f32; MR] = unsafe { clamped_rows(t.a_rows, t.m) };
@@ -130,11 +133,11 @@ unsafe fn lane_step<const MR: usize, const V: usize, const L: i32>(
     }
 }
 
-/// Epilogue: accumulate, residual, clamp and store rows `< m`, columns `< n`.
-/// Bias is already in the accumulators.
+/// Epilogue: accumulate, residual, clamp and store the `MR == m` rows,
+/// columns `< n`. Bias is already in the accumulators.
 ///
 /// # Safety
-/// The ABI contract; the CPU has NEON.
+/// The ABI contract with `t.m == MR`; the CPU has NEON.
 #[target_feature(enable = "neon")]
 #[inline]
 unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: [[float32x4_t; V]; MR]) {
@@ -142,7 +145,7 @@ unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: [[float
     const { assert!(V * LANES <= 64) };
     let vector_path = t.c_cols.vectors_contiguous(LANES) && (t.r_rows.is_null() || t.r_cols.vectors_contiguous(LANES));
     if !vector_path {
-        for (i, acc_row) in acc.iter().enumerate().take(t.m) {
+        for (i, acc_row) in acc.iter().enumerate() {
             let mut lanes = [0.0f32; 64];
             for (v, acc_v) in acc_row.iter().enumerate() {
                 // SAFETY: lanes has room for V·4 <= 64 floats.
@@ -157,8 +160,8 @@ unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: [[float
     }
     let lo = vdupq_n_f32(t.clamp_min);
     let hi = vdupq_n_f32(t.clamp_max);
-    for (i, acc_row) in acc.iter().enumerate().take(t.m) {
-        // SAFETY: i < m.
+    for (i, acc_row) in acc.iter().enumerate() {
+        // SAFETY: i < MR == m.
         let c_row = unsafe { *t.c_rows.add(i) };
         let r_row = if t.r_rows.is_null() {
             core::ptr::null()

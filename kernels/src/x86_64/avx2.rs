@@ -19,15 +19,20 @@ fn tail_mask(len: usize) -> __m256i {
     unsafe { _mm256_loadu_si256(ONES_THEN_ZEROS.as_ptr().add(LANES - len.min(LANES)) as *const __m256i) }
 }
 
-/// The shared AVX2 body for an `MR x (V·8)` tile.
+/// The shared AVX2 body for a tile of exactly `MR` rows and `V·8` columns.
+/// `per_row_count!` calls the instance whose `MR` is the tile's `m`, so every
+/// row loop has a constant trip count: the accumulators stay in registers
+/// through the epilogue, and nothing is computed for absent rows.
 ///
 /// # Safety
-/// The ABI contract for `MR` and `NR = V·8`; the CPU has AVX2 and FMA.
+/// The ABI contract for `NR = V·8`, with `t.m == MR`; the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
+    debug_assert_eq!(t.m, MR);
     let nr = V * LANES;
-    // SAFETY: the contract gives m >= 1 readable row pointers.
+    // SAFETY: the contract gives m >= 1 readable row pointers (clamping is the
+    // identity when m == MR, and keeps reads in bounds if it is not).
     let a_rows: [*const f32; MR] = unsafe { clamped_rows(t.a_rows, t.m) };
     let mut acc = [[_mm256_setzero_ps(); V]; MR];
 
@@ -69,20 +74,20 @@ unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
     });
 
     // SAFETY: the contract's pointers for rows < m, columns < n.
-    unsafe { store_tile::<MR, V>(t, &acc) };
+    unsafe { store_tile::<MR, V>(t, acc) };
 }
 
-/// Epilogue: accumulate, residual, clamp and store rows `< m`, columns `< n`.
-/// Bias is already in the accumulators.
+/// Epilogue: accumulate, residual, clamp and store the `MR == m` rows,
+/// columns `< n`. Bias is already in the accumulators.
 ///
 /// # Safety
-/// The ABI contract; the CPU has AVX2.
+/// The ABI contract with `t.m == MR`; the CPU has AVX2.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: &[[__m256; V]; MR]) {
+unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: [[__m256; V]; MR]) {
     let vector_path = t.c_cols.vectors_contiguous(LANES) && (t.r_rows.is_null() || t.r_cols.vectors_contiguous(LANES));
     if !vector_path {
-        for (i, acc_row) in acc.iter().enumerate().take(t.m) {
+        for (i, acc_row) in acc.iter().enumerate() {
             let mut lanes = [0.0f32; 64];
             for (v, acc_v) in acc_row.iter().enumerate() {
                 // SAFETY: lanes has room for V·8 <= 64 floats.
@@ -97,8 +102,8 @@ unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: &[[__m2
     }
     let lo = _mm256_set1_ps(t.clamp_min);
     let hi = _mm256_set1_ps(t.clamp_max);
-    for (i, acc_row) in acc.iter().enumerate().take(t.m) {
-        // SAFETY: i < m.
+    for (i, acc_row) in acc.iter().enumerate() {
+        // SAFETY: i < MR == m.
         let c_row = unsafe { *t.c_rows.add(i) };
         let r_row = if t.r_rows.is_null() {
             core::ptr::null()

@@ -32,13 +32,17 @@ fn tail_mask(len: usize) -> __mmask16 {
     ((1u32 << len.min(LANES)) - 1) as __mmask16
 }
 
-/// The shared AVX-512F body for an `MR x (V·16)` tile.
+/// The shared AVX-512F body for a tile of exactly `MR` rows and `V·16`
+/// columns. `per_row_count!` calls the instance whose `MR` is the tile's `m`,
+/// so every row loop, the epilogue's included, has a constant trip count and
+/// the accumulators stay in registers.
 ///
 /// # Safety
-/// The ABI contract for `MR` and `NR = V·16`; the CPU has AVX-512F.
+/// The ABI contract for `NR = V·16`, with `t.m == MR`; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
+    debug_assert_eq!(t.m, MR);
     let nr = V * LANES;
     // SAFETY: the contract gives m >= 1 readable row pointers.
     let a_rows: [*const f32; MR] = unsafe { clamped_rows(t.a_rows, t.m) };
@@ -98,12 +102,8 @@ unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
         },
     );
 
-    // The epilogue indexes the rows by the runtime `m`, which puts its operand
-    // in memory. Were that `acc` itself, LLVM would store every FMA result back
-    // to the stack on each k step; the copy leaves `acc` in registers.
-    let out = acc;
-    // SAFETY: the contract's pointers for rows < m, columns < n.
-    unsafe { store_tile::<MR, V>(t, &out) };
+    // SAFETY: the contract's pointers for rows < MR == m, columns < n.
+    unsafe { store_tile::<MR, V>(t, acc) };
 }
 
 /// Epilogue: accumulate, residual, clamp and store rows `< m`, columns `< n`.
@@ -113,12 +113,12 @@ unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
 /// The ABI contract; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: &[[__m512; V]; MR]) {
+unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: [[__m512; V]; MR]) {
     // The element-wise path spills one row into a fixed buffer.
     const { assert!(V * LANES <= 64) };
     let vector_path = t.c_cols.vectors_contiguous(LANES) && (t.r_rows.is_null() || t.r_cols.vectors_contiguous(LANES));
     if !vector_path {
-        for (i, acc_row) in acc.iter().enumerate().take(t.m) {
+        for (i, acc_row) in acc.iter().enumerate() {
             let mut lanes = [0.0f32; 64];
             for (v, acc_v) in acc_row.iter().enumerate() {
                 // SAFETY: lanes has room for V·16 <= 64 floats.
@@ -133,8 +133,8 @@ unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: &[[__m5
     }
     let lo = _mm512_set1_ps(t.clamp_min);
     let hi = _mm512_set1_ps(t.clamp_max);
-    for (i, acc_row) in acc.iter().enumerate().take(t.m) {
-        // SAFETY: i < m.
+    for (i, acc_row) in acc.iter().enumerate() {
+        // SAFETY: i < MR == m.
         let c_row = unsafe { *t.c_rows.add(i) };
         let r_row = if t.r_rows.is_null() {
             core::ptr::null()
