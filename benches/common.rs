@@ -3,18 +3,7 @@
 
 use pointwise::{dispatch, peak, Isa};
 
-/// Deterministic values in [-1, 1).
-pub fn fill(len: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
+pub use pointwise::measure::fill;
 
 /// The ISAs to bench: every one compiled in. Those this CPU lacks are
 /// skipped with a printed notice, so a missing group is never silent.

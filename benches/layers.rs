@@ -4,12 +4,10 @@
 //! Throughput is in FLOPs: criterion's "elem/s" reads as FLOP/s.
 //! `cargo bench --bench layers -- resnet50.s3` filters by layer name.
 //!
-//! The peers get the problem a 1x1 convolution is for them: `M = N·Ho·Wo`,
-//! `K = Cin/groups`, `N = Cout/groups`, no bias. For a strided layer their
-//! time includes the gather of the subsampled input rows; for a grouped layer
-//! it includes one call per group.
+//! The peers get the problem a 1x1 convolution is for them (see `peers.rs`).
 
 mod common;
+mod peers;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use pointwise::suite::{self, Layer};
@@ -18,8 +16,7 @@ use std::time::Duration;
 
 fn bench_layer(c: &mut Criterion, layer: &Layer) {
     let conv = layer.conv;
-    let [m, k, n] = layer.gemm_shape();
-    let groups = conv.groups;
+    let k = layer.gemm_shape()[1];
     let weights = common::fill(conv.out_channels * k, 1);
     let bias = common::fill(conv.out_channels, 2);
     let in_desc = layer.input_desc();
@@ -36,92 +33,10 @@ fn bench_layer(c: &mut Criterion, layer: &Layer) {
         });
     }
 
-    // Peers: per group, C[m x n] = A[m x k] · B[k x n], A gathered when strided.
-    let cin = conv.in_channels;
-    let cout = conv.out_channels;
-    let [sy, sx] = conv.stride;
-    let [ho, wo] = conv.output_size(layer.height, layer.width);
-    let gather = |a: &mut Vec<f32>| {
-        a.clear();
-        for b in 0..layer.batch {
-            for y in 0..ho {
-                for x in 0..wo {
-                    let at = ((b * layer.height + y * sy) * layer.width + x * sx) * cin;
-                    a.extend_from_slice(&input[at..at + cin]);
-                }
-            }
-        }
-    };
-    let strided = sy > 1 || sx > 1;
-    let mut gathered = Vec::with_capacity(m * cin);
-    // B as [k][cout] (row-major, per group a column slice).
-    let b_matrix: Vec<f32> = (0..k * cout).map(|i| weights[(i % cout) * k + i / cout]).collect();
-    group.bench_function(BenchmarkId::new("gemm-0.19", "1-thread"), |bench| {
-        bench.iter(|| {
-            let a: &[f32] = if strided {
-                gather(&mut gathered);
-                &gathered
-            } else {
-                &input
-            };
-            for g in 0..groups {
-                // SAFETY: all strides describe in-bounds row-major matrices.
-                unsafe {
-                    gemm::gemm(
-                        m,
-                        n,
-                        k,
-                        output.as_mut_ptr().add(g * n),
-                        1,
-                        cout as isize,
-                        false,
-                        a.as_ptr().add(g * k),
-                        1,
-                        cin as isize,
-                        b_matrix.as_ptr().add(g * n),
-                        1,
-                        cout as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    )
-                }
-            }
-        })
-    });
-    group.bench_function(BenchmarkId::new("matrixmultiply", "1-thread"), |bench| {
-        bench.iter(|| {
-            let a: &[f32] = if strided {
-                gather(&mut gathered);
-                &gathered
-            } else {
-                &input
-            };
-            for g in 0..groups {
-                // SAFETY: all strides describe in-bounds row-major matrices.
-                unsafe {
-                    matrixmultiply::sgemm(
-                        m,
-                        k,
-                        n,
-                        1.0,
-                        a.as_ptr().add(g * k),
-                        cin as isize,
-                        1,
-                        b_matrix.as_ptr().add(g * n),
-                        cout as isize,
-                        1,
-                        0.0,
-                        output.as_mut_ptr().add(g * n),
-                        cout as isize,
-                        1,
-                    )
-                }
-            }
-        })
+    let mut problem = peers::GemmProblem::new(layer, &input, &weights);
+    group.bench_function(BenchmarkId::new("gemm-0.19", "1-thread"), |b| b.iter(|| problem.run_gemm(&mut output)));
+    group.bench_function(BenchmarkId::new("matrixmultiply", "1-thread"), |b| {
+        b.iter(|| problem.run_matrixmultiply(&mut output))
     });
     group.finish();
 }

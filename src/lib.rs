@@ -27,6 +27,7 @@ mod driver;
 mod epilogue;
 mod error;
 mod layout;
+pub mod measure;
 mod pack;
 pub mod peak;
 pub mod reference;

@@ -11,8 +11,9 @@
 //! when a layer fails or its error exceeds the bound `1e-5 · sqrt(K)`.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use pointwise::measure::{self, fill};
 use pointwise::suite::{self, Layer};
 use pointwise::{
     dispatch, peak, Isa, Layout, PackedConv, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder,
@@ -64,19 +65,6 @@ fn parse_args() -> Result<Options, String> {
     Ok(options)
 }
 
-/// Deterministic values in [-1, 1).
-fn fill(len: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
 struct Measured {
     /// Median time per thread count asked for.
     medians: Vec<(usize, Duration)>,
@@ -84,30 +72,6 @@ struct Measured {
     max_rel_err: f32,
     kernel: &'static str,
     isa: Isa,
-}
-
-/// Median time of one call, over repetitions lasting about 0.2 s.
-fn time_median(mut call: impl FnMut()) -> Duration {
-    call();
-    let start = Instant::now();
-    call();
-    let once = start.elapsed().max(Duration::from_nanos(100));
-    // Each sample batches calls to last >= 20 us, so the timer's resolution
-    // does not dominate tiny layers.
-    let per_sample = (Duration::from_micros(20).as_nanos() / once.as_nanos()).max(1) as u32;
-    let samples =
-        ((Duration::from_millis(200).as_nanos() / (once.as_nanos() * per_sample as u128)) as usize).clamp(5, 500);
-    let mut times: Vec<Duration> = (0..samples)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..per_sample {
-                call();
-            }
-            start.elapsed() / per_sample
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
 }
 
 fn measure(layer: &Layer, isa: Isa, layout: Layout, thread_counts: &[usize]) -> Result<Measured, String> {
@@ -140,7 +104,7 @@ fn measure(layer: &Layer, isa: Isa, layout: Layout, thread_counts: &[usize]) -> 
         .map(|&n| {
             let options =
                 RunOptions { threads: if n == 1 { Threads::Single } else { Threads::Rayon(n) }, ..Default::default() };
-            let median = time_median(|| {
+            let median = measure::time_median(Duration::from_millis(200), || {
                 let _ = packed.run_with(
                     Tensor::new(&input, in_desc),
                     TensorMut::new(&mut output, out_desc),

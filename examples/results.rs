@@ -1,0 +1,106 @@
+//! Makes the README's results table: every layer of the public suite on one
+//! thread, pointwise (default ISA) against gemm 0.19, matrixmultiply and
+//! XNNPACK, measured in one run of this process (XNNPACK from a CSV that
+//! `../shared/peers/run` wrote just before; see `scripts/results.sh`).
+//!
+//! `cargo run --release --example results -- [--xnnpack FILE]` prints Markdown.
+
+#[path = "../benches/peers.rs"]
+mod peers;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use pointwise::measure::{fill, time_median};
+use pointwise::suite::{self, Layer};
+use pointwise::{dispatch, peak, Tensor, TensorMut, WeightOrder};
+
+/// Seconds of timing per layer and library.
+const BUDGET: Duration = Duration::from_millis(300);
+
+fn gflops(layer: &Layer, time: Duration) -> f64 {
+    layer.flops() / time.as_secs_f64() / 1e9
+}
+
+/// XNNPACK GFLOP/s per layer from the peers CSV (`layer,peer,threads,gflops,...`).
+fn read_xnnpack(path: &str) -> HashMap<String, f64> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            if f.len() > 3 && f[1] == "tflite_xnnpack" && f[2] == "1" {
+                Some((f[0].to_string(), f[3].parse().ok()?))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let xnnpack = args.iter().position(|a| a == "--xnnpack").map(|i| read_xnnpack(&args[i + 1])).unwrap_or_default();
+    let isa = dispatch::default_isa().expect("a usable ISA");
+    let peak_isa = dispatch::detected_isa();
+    let peak = peak::measure_gflops(peak_isa).expect("peak");
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap().trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let date = std::process::Command::new("date")
+        .arg("+%Y-%m-%d")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+
+    println!(
+        "Machine: {cpu}, {date}, 1 thread. Measured f32 FMA peak ({}, 1 core): {peak:.1} GFLOP/s. \
+         pointwise ran {}. GFLOP/s (higher is better); ratios are pointwise / peer.\n",
+        peak_isa.name(),
+        isa.name()
+    );
+    println!("| layer | pointwise | % peak | gemm 0.19 | matrixmultiply | XNNPACK | vs gemm | vs XNNPACK |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let (mut log_gemm, mut log_xnn, mut n_xnn) = (0.0f64, 0.0f64, 0usize);
+    let layers = suite::parse(suite::PUBLIC_SUITE).unwrap();
+    for layer in &layers {
+        let conv = layer.conv;
+        let k = layer.gemm_shape()[1];
+        let weights = fill(conv.out_channels * k, 1);
+        let bias = fill(conv.out_channels, 2);
+        let input = fill(layer.input_desc().len().unwrap(), 3);
+        let mut output = vec![0.0f32; layer.output_desc().len().unwrap()];
+        let packed = conv.pack_for(isa, &weights, WeightOrder::OutIn, Some(&bias)).unwrap();
+        let ours = time_median(BUDGET, || {
+            packed
+                .run(Tensor::new(&input, layer.input_desc()), TensorMut::new(&mut output, layer.output_desc()))
+                .unwrap();
+        });
+        let mut problem = peers::GemmProblem::new(layer, &input, &weights);
+        let gemm = time_median(BUDGET, || problem.run_gemm(&mut output));
+        let mm = time_median(BUDGET, || problem.run_matrixmultiply(&mut output));
+        let (ours, gemm, mm) = (gflops(layer, ours), gflops(layer, gemm), gflops(layer, mm));
+        log_gemm += (ours / gemm).ln();
+        let xnn = xnnpack.get(&layer.name).copied();
+        let xnn_cells = match xnn {
+            Some(x) => {
+                log_xnn += (ours / x).ln();
+                n_xnn += 1;
+                (format!("{x:.1}"), format!("{:.2}x", ours / x))
+            }
+            None => ("n/a".into(), "n/a".into()),
+        };
+        println!(
+            "| {} | {ours:.1} | {:.0}% | {gemm:.1} | {mm:.1} | {} | {:.2}x | {} |",
+            layer.name,
+            100.0 * ours / peak,
+            xnn_cells.0,
+            ours / gemm,
+            xnn_cells.1
+        );
+    }
+    let geo = |log: f64, n: usize| if n == 0 { "n/a".to_string() } else { format!("{:.2}x", (log / n as f64).exp()) };
+    println!("| **geometric mean** | | | | | | **{}** | **{}** |", geo(log_gemm, layers.len()), geo(log_xnn, n_xnn));
+}
