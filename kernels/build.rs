@@ -37,6 +37,8 @@ fn main() {
             };
             assert!(ISAS.iter().any(|i| i.0 == tile.isa), "tiles.csv: unknown isa {}", tile.isa);
             assert!(tile.mr >= 1 && tile.nr >= 1, "tiles.csv: empty tile in {line:?}");
+            // The driver keeps a tile's row pointers in arrays of 16.
+            assert!(tile.mr <= 16, "tiles.csv: MR above 16 in {line:?}");
             tile
         })
         .collect();
