@@ -190,6 +190,50 @@ pub struct TileArgs {
     pub accumulate: u32,
 }
 
+impl TileArgs {
+    /// True when both the output and (if any) the residual columns come in
+    /// contiguous groups of `lanes`, so whole vectors can be loaded and stored;
+    /// otherwise a kernel takes [`store_tile_elementwise`].
+    #[inline(always)]
+    pub fn vector_columns(&self, lanes: usize) -> bool {
+        self.c_cols.vectors_contiguous(lanes) && (self.r_rows.is_null() || self.r_cols.vectors_contiguous(lanes))
+    }
+
+    /// Output row `i` and residual row `i` (null when there is no residual).
+    ///
+    /// # Safety
+    /// `i < m`.
+    #[inline(always)]
+    pub unsafe fn rows(&self, i: usize) -> (*mut f32, *const f32) {
+        // SAFETY: i < m: c_rows[i] and, when not null, r_rows[i] are readable.
+        unsafe {
+            let residual = if self.r_rows.is_null() { core::ptr::null() } else { *self.r_rows.add(i) };
+            (*self.c_rows.add(i), residual)
+        }
+    }
+}
+
+/// The element-wise epilogue of a whole tile, for layouts whose columns are
+/// not vector-contiguous (NCHW output, 8-channel blocks under 16-lane
+/// vectors): each row's accumulators (bias included) go through
+/// [`store_element`] one column at a time.
+///
+/// # Safety
+/// `T` is a SIMD vector of `f32` lanes (no padding); `acc` holds `MR == m`
+/// rows of `V` vectors covering at least `n` columns; the ABI contract holds.
+#[inline(always)]
+pub unsafe fn store_tile_elementwise<T: Copy, const MR: usize, const V: usize>(t: &TileArgs, acc: &[[T; V]; MR]) {
+    let per_row = V * core::mem::size_of::<T>() / core::mem::size_of::<f32>();
+    for (i, acc_row) in acc.iter().enumerate() {
+        // SAFETY: a row of V vectors of f32 lanes is `per_row` contiguous f32s.
+        let lanes = unsafe { core::slice::from_raw_parts(acc_row.as_ptr() as *const f32, per_row) };
+        for (j, &value) in lanes.iter().enumerate().take(t.n) {
+            // SAFETY: i < m, j < n.
+            unsafe { store_element(t, i, j, value, 0.0) };
+        }
+    }
+}
+
 /// A micro-kernel entry point.
 ///
 /// # Safety

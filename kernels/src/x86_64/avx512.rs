@@ -21,7 +21,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::abi::{clamped_rows, store_element, TileArgs};
+use crate::abi::{clamped_rows, store_tile_elementwise, TileArgs};
 
 const LANES: usize = 16;
 
@@ -114,34 +114,16 @@ unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: [[__m512; V]; MR]) {
-    // The element-wise path spills one row into a fixed buffer.
-    const { assert!(V * LANES <= 64) };
-    let vector_path = t.c_cols.vectors_contiguous(LANES) && (t.r_rows.is_null() || t.r_cols.vectors_contiguous(LANES));
-    if !vector_path {
-        for (i, acc_row) in acc.iter().enumerate() {
-            let mut lanes = [0.0f32; 64];
-            for (v, acc_v) in acc_row.iter().enumerate() {
-                // SAFETY: lanes has room for V·16 <= 64 floats.
-                unsafe { _mm512_storeu_ps(lanes.as_mut_ptr().add(v * LANES), *acc_v) };
-            }
-            for (j, &value) in lanes.iter().enumerate().take(t.n) {
-                // SAFETY: i < m, j < n.
-                unsafe { store_element(t, i, j, value, 0.0) };
-            }
-        }
+    if !t.vector_columns(LANES) {
+        // SAFETY: acc holds MR == m rows of vectors of f32 lanes; the contract holds.
+        unsafe { store_tile_elementwise(t, &acc) };
         return;
     }
     let lo = _mm512_set1_ps(t.clamp_min);
     let hi = _mm512_set1_ps(t.clamp_max);
     for (i, acc_row) in acc.iter().enumerate() {
         // SAFETY: i < MR == m.
-        let c_row = unsafe { *t.c_rows.add(i) };
-        let r_row = if t.r_rows.is_null() {
-            core::ptr::null()
-        } else {
-            // SAFETY: i < m and r_rows is not null.
-            unsafe { *t.r_rows.add(i) }
-        };
+        let (c_row, r_row) = unsafe { t.rows(i) };
         for (v, &acc_v) in acc_row.iter().enumerate() {
             let first = v * LANES;
             if first >= t.n {
