@@ -11,7 +11,7 @@ mod peers;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use pointwise::suite::{self, Layer};
-use pointwise::{Tensor, TensorMut, WeightOrder};
+use pointwise::{RunOptions, Tensor, TensorMut, Threads, WeightOrder};
 use std::time::Duration;
 
 fn bench_layer(c: &mut Criterion, layer: &Layer) {
@@ -26,11 +26,24 @@ fn bench_layer(c: &mut Criterion, layer: &Layer) {
 
     let mut group = c.benchmark_group(layer.name.as_str());
     group.throughput(Throughput::Elements(layer.flops() as u64));
+    // 1 thread for every ISA, and all of rayon's threads (side by side) for the
+    // default one.
+    let threads = rayon::current_num_threads();
+    let default_isa = pointwise::dispatch::default_isa().unwrap();
     for isa in common::isas_to_bench() {
         let packed = conv.pack_for(isa, &weights, WeightOrder::OutIn, Some(&bias)).unwrap();
-        group.bench_function(BenchmarkId::new("pointwise", isa.name()), |b| {
-            b.iter(|| packed.run(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc)).unwrap())
-        });
+        let counts: &[usize] = if isa == default_isa && threads > 1 { &[1, threads] } else { &[1] };
+        for &n in counts {
+            let options =
+                RunOptions { threads: if n == 1 { Threads::Single } else { Threads::Rayon(n) }, ..RunOptions::default() };
+            group.bench_function(BenchmarkId::new(format!("pointwise-{}", isa.name()), format!("{n}-thread")), |b| {
+                b.iter(|| {
+                    packed
+                        .run_with(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), None, &options)
+                        .unwrap()
+                })
+            });
+        }
     }
 
     let mut problem = peers::GemmProblem::new(layer, &input, &weights);
