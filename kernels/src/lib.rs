@@ -26,6 +26,12 @@ macro_rules! per_row_count {
             _ => $tile::<$mr, $v>($t),
         }
     };
+    ($t:expr, $tile:ident::<_>, [$($m:literal),*], $mr:literal) => {
+        match $t.m {
+            $($m => $tile::<$m>($t),)*
+            _ => $tile::<$mr>($t),
+        }
+    };
 }
 
 pub mod abi;
