@@ -21,7 +21,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::abi::{clamped_rows, store_tile_elementwise, TileArgs};
+use crate::abi::{clamped_rows, store_element, store_tile_elementwise, TileArgs};
 
 const LANES: usize = 16;
 
@@ -173,4 +173,88 @@ pub unsafe fn f32_pw_12x16__avx512f(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
     unsafe { per_row_count!(t, tile::<_, 1>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
+}
+
+/// Depth-in-vector tile of 2 columns, for layers with 1 or 2 output channels:
+/// the AVX-512 twin of the AVX2 `depth_tile`. One zmm holds 8 consecutive
+/// depths of both columns, as the packed panel lies in memory; each row's
+/// depths are loaded 8 at a time and spread with one permute. Lane `l`
+/// accumulates column `l % 2`; the epilogue folds the lanes.
+///
+/// # Safety
+/// The ABI contract for `NR = 2`, with `t.m == MR`; the CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn depth_tile<const MR: usize>(t: &TileArgs) {
+    debug_assert_eq!(t.m, MR);
+    const NR: usize = 2;
+    let depths = LANES / NR;
+    // SAFETY: the contract gives m >= 1 readable row pointers.
+    let a_rows: [*const f32; MR] = unsafe { clamped_rows(t.a_rows, t.m) };
+    let spread = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    let mut acc = [_mm512_setzero_ps(); MR];
+    let mut panel = t.b_panel;
+    t.a_k.for_each_run(
+        t.k,
+        #[inline(always)]
+        |_, offset, len| {
+            let mut sums = acc;
+            let full = len - len % depths;
+            let mut p = 0;
+            while p < full {
+                // SAFETY: panel rows p..p + 8 exist (p + 8 <= k).
+                let b = unsafe { _mm512_loadu_ps(panel) };
+                for (sum, row) in sums.iter_mut().zip(&a_rows) {
+                    // SAFETY: depths p..p + 8 of this run are in bounds.
+                    let a = unsafe { _mm256_loadu_ps(row.add(offset + p)) };
+                    let a = _mm512_permutexvar_ps(spread, _mm512_castps256_ps512(a));
+                    *sum = _mm512_fmadd_ps(a, b, *sum);
+                }
+                // SAFETY: stays within (or one past) the k·NR panel.
+                panel = unsafe { panel.add(LANES) };
+                p += depths;
+            }
+            // The run's last depths, one at a time, into lanes 0 and 1.
+            for p in full..len {
+                // SAFETY: panel row p holds NR = 2 floats; other lanes are not read.
+                let b = unsafe { _mm512_maskz_loadu_ps(0b11, panel) };
+                for (sum, row) in sums.iter_mut().zip(&a_rows) {
+                    // SAFETY: depth p of this run is in bounds.
+                    let a = _mm512_set1_ps(unsafe { *row.add(offset + p) });
+                    *sum = _mm512_fmadd_ps(a, b, *sum);
+                }
+                // SAFETY: stays within (or one past) the k·NR panel.
+                panel = unsafe { panel.add(NR) };
+            }
+            acc = sums;
+        },
+    );
+    for (i, sum) in acc.iter().enumerate() {
+        let mut lanes = [0.0f32; LANES];
+        // SAFETY: lanes holds 16 floats.
+        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), *sum) };
+        let mut columns = [0.0f32; NR];
+        for (l, value) in lanes.iter().enumerate() {
+            columns[l % NR] += value;
+        }
+        for (j, &value) in columns.iter().enumerate().take(t.n) {
+            // SAFETY: bias holds NR floats when not null; i < m, j < n.
+            unsafe {
+                let bias = if t.bias.is_null() { 0.0 } else { *t.bias.add(j) };
+                store_element(t, i, j, value, bias);
+            }
+        }
+    }
+}
+
+/// 12 x 2 AVX-512F depth-in-vector kernel, for layers of 1 or 2 output
+/// channels per group.
+///
+/// # Safety
+/// The [ABI contract](crate::abi) for `MR = 12`, `NR = 2`; the CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn f32_pw_12x2__avx512f(t: &TileArgs) {
+    // SAFETY: forwarded contract (m <= MR for each instance); the target
+    // features are enabled on this function.
+    unsafe { per_row_count!(t, depth_tile::<_>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
 }
