@@ -34,8 +34,10 @@ fn bench_layer(c: &mut Criterion, layer: &Layer) {
         let packed = conv.pack_for(isa, &weights, WeightOrder::OutIn, Some(&bias)).unwrap();
         let counts: &[usize] = if isa == default_isa && threads > 1 { &[1, threads] } else { &[1] };
         for &n in counts {
-            let options =
-                RunOptions { threads: if n == 1 { Threads::Single } else { Threads::Rayon(n) }, ..RunOptions::default() };
+            let options = RunOptions {
+                threads: if n == 1 { Threads::Single } else { Threads::Rayon(n) },
+                ..RunOptions::default()
+            };
             group.bench_function(BenchmarkId::new(format!("pointwise-{}", isa.name()), format!("{n}-thread")), |b| {
                 b.iter(|| {
                     packed
