@@ -4,11 +4,12 @@ use aligned_vec::{AVec, ConstAlign};
 use pointwise_kernels::Kernel;
 
 use crate::dispatch;
-use crate::driver::{self, Call, Schedule};
+use crate::driver::Call;
 use crate::epilogue::Activation;
 use crate::error::{checked_product, nonzero, Error, Result};
 use crate::layout::TensorDesc;
 use crate::pack;
+use crate::plan::{rayon_threads, Plan, Threads};
 use crate::Isa;
 
 /// Order of the weights as the caller holds them (per group, 1x1 spatial).
@@ -193,23 +194,6 @@ pub struct RunOptions {
     pub threads: Threads,
 }
 
-/// How many threads one call uses.
-///
-/// Whatever the choice, results are bitwise identical: threads split the
-/// output, never the sum over input channels.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Threads {
-    /// Run on the caller's thread only (the default: it never competes with
-    /// an engine's own pool).
-    #[default]
-    Single,
-    /// Split the call over up to `n` threads of the current rayon pool
-    /// (`0`: all of its threads). To use a pool of your own, call from
-    /// inside `pool.install(..)`. Layers too small to gain run on one thread.
-    /// Without the `rayon` cargo feature this runs like [`Threads::Single`].
-    Rayon(usize),
-}
-
 /// An input or residual tensor: a slice and its description.
 #[derive(Clone, Copy, Debug)]
 pub struct Tensor<'a> {
@@ -386,140 +370,5 @@ impl PackedConv {
     ) -> Result<Plan<'a>> {
         let call = self.validate_call(&input, &output, residual.as_ref())?;
         Ok(Plan::new(call, output.data, threads.max(1)))
-    }
-}
-
-/// The number of rayon threads a call may use.
-fn rayon_threads(requested: usize) -> usize {
-    #[cfg(feature = "rayon")]
-    {
-        let available = rayon::current_num_threads();
-        if requested == 0 {
-            available
-        } else {
-            requested.min(available)
-        }
-    }
-    #[cfg(not(feature = "rayon"))]
-    {
-        let _ = requested;
-        1
-    }
-}
-
-/// At most this many claimable tasks, so that the claim bits live inline
-/// (no allocation per call).
-const MAX_TASKS: usize = 64 * 64;
-
-/// A validated call cut into independent tasks.
-///
-/// Run every task exactly once, in any order, on any threads:
-/// [`Plan::run_task`] claims a task atomically and returns `false` if it was
-/// already claimed, so a task can never run twice. When the plan is dropped
-/// every task must have run for the output to be complete.
-///
-/// ```
-/// use pointwise::{Conv1x1, Tensor, TensorDesc, TensorMut, WeightOrder};
-///
-/// let conv = Conv1x1::new(64, 64).pack(&vec![0.01; 64 * 64], WeightOrder::OutIn, None)?;
-/// let input = vec![1.0; 28 * 28 * 64];
-/// let mut output = vec![0.0; 28 * 28 * 64];
-/// let plan = conv.plan(
-///     Tensor::new(&input, TensorDesc::nhwc(1, 28, 28, 64)),
-///     TensorMut::new(&mut output, TensorDesc::nhwc(1, 28, 28, 64)),
-///     None,
-///     2,
-/// )?;
-/// std::thread::scope(|s| {
-///     for worker in 0..2 {
-///         let plan = &plan;
-///         s.spawn(move || {
-///             for task in (worker..plan.task_count()).step_by(2) {
-///                 plan.run_task(task);
-///             }
-///         });
-///     }
-/// });
-/// assert!((output[0] - 0.64).abs() < 1e-5);
-/// # Ok::<(), pointwise::Error>(())
-/// ```
-pub struct Plan<'a> {
-    call: Call<'a>,
-    schedule: Schedule,
-    out: *mut f32,
-    /// Tasks `[i·per_claim, (i+1)·per_claim)` form claim `i`.
-    per_claim: usize,
-    claims: usize,
-    claimed: [core::sync::atomic::AtomicU64; MAX_TASKS / 64],
-    _output: core::marker::PhantomData<&'a mut [f32]>,
-}
-
-// SAFETY: the plan holds the exclusive borrow of the output for 'a; tasks
-// write disjoint parts of it, and each is claimed once through an atomic, so
-// sharing the plan between threads cannot produce overlapping writes. The
-// other fields are shared read-only data.
-unsafe impl Sync for Plan<'_> {}
-// SAFETY: as above; nothing in the plan is tied to the creating thread.
-unsafe impl Send for Plan<'_> {}
-
-impl<'a> Plan<'a> {
-    fn new(call: Call<'a>, output: &'a mut [f32], threads: usize) -> Plan<'a> {
-        let schedule = Schedule::new(&call, threads);
-        let per_claim = schedule.task_count().div_ceil(MAX_TASKS);
-        Plan {
-            claims: schedule.task_count().div_ceil(per_claim),
-            call,
-            schedule,
-            out: output.as_mut_ptr(),
-            per_claim,
-            claimed: [const { core::sync::atomic::AtomicU64::new(0) }; MAX_TASKS / 64],
-            _output: core::marker::PhantomData,
-        }
-    }
-
-    /// Number of independent tasks.
-    pub fn task_count(&self) -> usize {
-        self.claims
-    }
-
-    /// Runs task `index` unless it already ran (or is running); returns
-    /// whether this call ran it. Out-of-range indices return `false`.
-    pub fn run_task(&self, index: usize) -> bool {
-        if index >= self.claims {
-            return false;
-        }
-        let bit = 1u64 << (index % 64);
-        let previous = self.claimed[index / 64].fetch_or(bit, core::sync::atomic::Ordering::AcqRel);
-        if previous & bit != 0 {
-            return false;
-        }
-        let first = index * self.per_claim;
-        for task in first..self.schedule.task_count().min(first + self.per_claim) {
-            // SAFETY: the call was validated against the output this plan
-            // borrows exclusively, and the claim bit makes this thread the only
-            // one to run this task.
-            unsafe { driver::run_task(&self.call, &self.schedule, self.out, task) };
-        }
-        true
-    }
-
-    /// Runs every task not yet run, on the calling thread.
-    pub fn run_all(&self) {
-        for index in 0..self.claims {
-            self.run_task(index);
-        }
-    }
-
-    /// Runs every task not yet run, on the current rayon pool.
-    fn run_parallel(&self) {
-        #[cfg(feature = "rayon")]
-        {
-            use rayon::prelude::*;
-            (0..self.claims).into_par_iter().for_each(|index| {
-                self.run_task(index);
-            });
-        }
-        #[cfg(not(feature = "rayon"))]
-        self.run_all();
     }
 }

@@ -30,14 +30,16 @@ mod layout;
 pub mod measure;
 mod pack;
 pub mod peak;
+mod plan;
 pub mod reference;
 pub mod suite;
 
-pub use conv::{Conv1x1, PackedConv, Plan, RunInfo, RunOptions, Tensor, TensorMut, Threads, WeightOrder};
+pub use conv::{Conv1x1, PackedConv, RunInfo, RunOptions, Tensor, TensorMut, WeightOrder};
 pub use convert::convert;
 pub use epilogue::Activation;
 pub use error::{Error, Result};
 pub use layout::{Layout, TensorDesc};
+pub use plan::{Plan, Threads};
 pub use pointwise_kernels::Isa;
 
 /// The micro-kernel crate, re-exported for tests and benches that drive a
