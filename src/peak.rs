@@ -48,3 +48,73 @@ fn probe(isa: Isa, iterations: usize) -> f32 {
         _ => peak::scalar(iterations),
     }
 }
+
+/// Measures single-thread read bandwidth, in GB/s, streaming a buffer of
+/// `bytes` (best of a few passes, warm): about L2 speed for a few hundred KiB,
+/// L3 for a few MiB, DRAM past the last-level cache.
+pub fn measure_read_gbps(bytes: usize) -> f64 {
+    let floats = (bytes / 4).max(1024);
+    let buffer = vec![1.0f32; floats];
+    let passes = (256 << 20) / (floats * 4) + 2;
+    let mut best = 0.0f64;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut total = 0.0f32;
+        for _ in 0..passes {
+            total += pulp::Arch::new().dispatch(|| sum(&buffer));
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        std::hint::black_box(total);
+        best = best.max((passes * floats * 4) as f64 / seconds / 1e9);
+    }
+    best
+}
+
+/// Sum with 16 independent accumulators, so that it vectorises and is bound
+/// by loads, not by the latency of one add chain.
+#[inline(always)]
+fn sum(values: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let chunks = values.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (a, v) in acc.iter_mut().zip(chunk) {
+            *a += v;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Bandwidth tiers of this machine, measured once: reads from L2, from L3
+/// and from memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Bandwidth {
+    /// GB/s for a working set of 256 KiB.
+    pub l2: f64,
+    /// GB/s for a working set of 8 MiB.
+    pub l3: f64,
+    /// GB/s for a working set of 256 MiB.
+    pub dram: f64,
+}
+
+impl Bandwidth {
+    /// Measures the three tiers (about a second).
+    pub fn measure() -> Bandwidth {
+        Bandwidth {
+            l2: measure_read_gbps(256 << 10),
+            l3: measure_read_gbps(8 << 20),
+            dram: measure_read_gbps(256 << 20),
+        }
+    }
+
+    /// The tier a working set of `bytes` streams from, in GB/s.
+    pub fn for_working_set(&self, bytes: f64) -> f64 {
+        if bytes <= 768.0 * 1024.0 {
+            self.l2
+        } else if bytes <= 24.0 * 1024.0 * 1024.0 {
+            self.l3
+        } else {
+            self.dram
+        }
+    }
+}

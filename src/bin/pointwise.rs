@@ -152,10 +152,11 @@ fn main() -> ExitCode {
     };
     let peak_isa = dispatch::detected_isa();
     let peak = peak::measure_gflops(peak_isa).unwrap_or(f64::NAN);
+    let bandwidth = peak::Bandwidth::measure();
 
     let thread_counts: Vec<usize> = if options.threads > 1 { vec![1, options.threads] } else { vec![1] };
     if options.csv {
-        println!("layer,layout,isa,kernel,threads,median_us,gflops,peak_pct,max_abs_err,max_rel_err");
+        println!("layer,isa,kernel,threads,median_us,gflops,peak_pct,max_abs_err,max_rel_err,layout,roofline_gflops");
     } else {
         println!(
             "pointwise: {} layers, ISA {}, layout {}, threads {:?}; measured f32 FMA peak ({}, 1 core): {:.1} GFLOP/s",
@@ -166,6 +167,11 @@ fn main() -> ExitCode {
             peak_isa.name(),
             peak
         );
+        println!(
+            "measured read bandwidth (1 core): L2 {:.0} GB/s, L3 {:.0} GB/s, memory {:.0} GB/s; \
+             roof = min(peak, FLOPs / (bytes of input + weights + output at the tier they fit in))",
+            bandwidth.l2, bandwidth.l3, bandwidth.dram
+        );
         print!("{:<28} {:<22}", "layer", "kernel");
         for n in &thread_counts {
             print!(" {:>9} {:>7} {:>6}", format!("us/{n}t"), format!("GF/{n}t"), "%peak");
@@ -173,7 +179,7 @@ fn main() -> ExitCode {
         if thread_counts.len() > 1 {
             print!(" {:>7}", "speedup");
         }
-        println!(" {:>9} {:>9}", "max_abs", "max_rel");
+        println!(" {:>7} {:>6} {:>9} {:>9}", "roof", "%roof", "max_abs", "max_rel");
     }
     let mut failures = 0;
     for layer in &layers {
@@ -183,19 +189,20 @@ fn main() -> ExitCode {
                 let verdict = if m.max_rel_err <= bound { "" } else { "  ERROR ABOVE BOUND" };
                 failures += (!verdict.is_empty()) as usize;
                 let rate = |d: &Duration| layer.flops() / d.as_secs_f64() / 1e9;
+                let roof = roofline(layer, peak, &bandwidth);
                 if options.csv {
                     for (n, median) in &m.medians {
                         println!(
-                            "{},{},{},{},{n},{:.2},{:.2},{:.1},{:e},{:e}",
+                            "{},{},{},{n},{:.2},{:.2},{:.1},{:e},{:e},{},{roof:.1}",
                             layer.name,
-                            layout_name(options.layout),
                             m.isa.name(),
                             m.kernel,
                             median.as_secs_f64() * 1e6,
                             rate(median),
                             100.0 * rate(median) / peak,
                             m.max_abs_err,
-                            m.max_rel_err
+                            m.max_rel_err,
+                            layout_name(options.layout),
                         );
                     }
                 } else {
@@ -207,13 +214,14 @@ fn main() -> ExitCode {
                     if let [(_, one), (_, many)] = m.medians[..] {
                         print!(" {:>6.2}x", one.as_secs_f64() / many.as_secs_f64());
                     }
-                    println!(" {:>9.2e} {:>9.2e}{verdict}", m.max_abs_err, m.max_rel_err);
+                    let pct_roof = 100.0 * rate(&m.medians[0].1) / roof;
+                    println!(" {roof:>7.1} {pct_roof:>5.1}% {:>9.2e} {:>9.2e}{verdict}", m.max_abs_err, m.max_rel_err);
                 }
             }
             Err(e) => {
                 failures += 1;
                 if options.csv {
-                    println!("{},{},{},unsupported,1,,,,,", layer.name, layout_name(options.layout), isa.name());
+                    println!("{},{},unsupported,1,,,,,,{},", layer.name, isa.name(), layout_name(options.layout));
                 }
                 eprintln!("{}: unsupported: {e}", layer.name);
             }
@@ -234,4 +242,16 @@ fn layout_name(layout: Layout) -> &'static str {
         Layout::Nchwc(8) => "nchw8c",
         Layout::Nchwc(_) => "nchw16c",
     }
+}
+
+/// The layer's roofline in GFLOP/s: the FMA peak, or the rate at which its
+/// bytes (input, weights and output, each once) stream from the cache tier
+/// they fit in, whichever is lower. Bandwidth-bound layers (M = 1, tiny Cout)
+/// are judged against the second.
+fn roofline(layer: &Layer, peak: f64, bandwidth: &peak::Bandwidth) -> f64 {
+    let [m, k, n] = layer.gemm_shape();
+    let groups = layer.conv.groups;
+    let bytes = 4.0 * (m * k * groups + k * n * groups + m * n * groups) as f64;
+    let seconds = bytes / (bandwidth.for_working_set(bytes) * 1e9);
+    peak.min(layer.flops() / seconds / 1e9)
 }
