@@ -241,7 +241,10 @@ unsafe fn depth_tile<const MR: usize>(t: &TileArgs) {
                 let b = unsafe { _mm256_zextps128_ps256(_mm_castpd_ps(_mm_load_sd(panel as *const f64))) };
                 for (sum, row) in sums.iter_mut().zip(&a_rows) {
                     // SAFETY: depth p of this run is in bounds.
-                    let a = _mm256_set1_ps(unsafe { *row.add(offset + p) });
+                    let x = _mm256_set1_ps(unsafe { *row.add(offset + p) });
+                    // Only lanes 0 and 1 may see x: an infinite x times the
+                    // zero lanes of b would be NaN, which the fold would add in.
+                    let a = _mm256_blend_ps::<0b11>(_mm256_setzero_ps(), x);
                     *sum = _mm256_fmadd_ps(a, b, *sum);
                 }
                 // SAFETY: stays within (or one past) the k·NR panel.

@@ -221,7 +221,9 @@ unsafe fn depth_tile<const MR: usize>(t: &TileArgs) {
                 for (sum, row) in sums.iter_mut().zip(&a_rows) {
                     // SAFETY: depth p of this run is in bounds.
                     let a = _mm512_set1_ps(unsafe { *row.add(offset + p) });
-                    *sum = _mm512_fmadd_ps(a, b, *sum);
+                    // Lanes 2.. keep their sums: an infinite a times the zero
+                    // lanes of b would be NaN, which the fold would add in.
+                    *sum = _mm512_mask3_fmadd_ps(a, b, *sum, 0b11);
                 }
                 // SAFETY: stays within (or one past) the k·NR panel.
                 panel = unsafe { panel.add(NR) };

@@ -1,0 +1,405 @@
+#![cfg(unix)]
+//! Guard pages, as MLAS tests its kernels: every buffer the kernels read or
+//! write is placed so that it ENDS exactly where a `PROT_NONE` page begins (or
+//! STARTS exactly where one ends), so an access one element outside it
+//! faults, in a plain release build, with no sanitizer.
+//!
+//! Every available ISA runs through the public API on every input, output and
+//! residual layout, with odd channel counts (1, 3, 7, 13, 37, 53), ragged
+//! tiles on both axes, strides, groups and channel slices whose last used
+//! channel is the buffer's last element. A second test drives each kernel
+//! through its ABI with every activation, output and residual row in a
+//! guarded mapping of its own, for every row count, column count and several
+//! depths.
+
+mod common;
+
+use common::convs::{ACTIVATIONS, LAYOUTS};
+use common::sweep::Rng;
+use pointwise::kernels::{KernelFn, Strides, TileArgs, KERNELS};
+use pointwise::reference::element_offset;
+use pointwise::{dispatch, Conv1x1, Layout, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder};
+
+/// `f32` buffers with an inaccessible page on each side.
+mod guard {
+    use core::ptr::NonNull;
+
+    /// Where the data sits in its mapping.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Placement {
+        /// The last element is the last 4 bytes before a `PROT_NONE` page:
+        /// reading or writing one element past the end faults.
+        EndAtGuard,
+        /// The first element is the first 4 bytes after a `PROT_NONE` page:
+        /// one element before the start faults.
+        StartAfterGuard,
+    }
+
+    pub const PLACEMENTS: [Placement; 2] = [Placement::EndAtGuard, Placement::StartAfterGuard];
+
+    /// `len` floats in an anonymous mapping laid out as
+    /// `[PROT_NONE page][data pages][PROT_NONE page]`.
+    pub struct Guarded {
+        map: NonNull<libc::c_void>,
+        map_len: usize,
+        data: NonNull<f32>,
+        len: usize,
+    }
+
+    fn page_size() -> usize {
+        // SAFETY: sysconf has no preconditions.
+        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        assert!(size > 0, "sysconf(_SC_PAGESIZE) failed");
+        size as usize
+    }
+
+    impl Guarded {
+        pub fn new(len: usize, placement: Placement, mut fill: impl FnMut(usize) -> f32) -> Guarded {
+            let page = page_size();
+            let data_bytes = (len * 4).div_ceil(page).max(1) * page;
+            let map_len = data_bytes + 2 * page;
+            // SAFETY: a fresh private anonymous mapping; no existing memory is affected.
+            let map = unsafe {
+                libc::mmap(
+                    core::ptr::null_mut(),
+                    map_len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(map, libc::MAP_FAILED, "mmap of {map_len} bytes failed");
+            let base = map as *mut u8;
+            // SAFETY: both pages lie inside the mapping just made.
+            unsafe {
+                assert_eq!(libc::mprotect(base as *mut libc::c_void, page, libc::PROT_NONE), 0);
+                assert_eq!(libc::mprotect(base.add(page + data_bytes) as *mut libc::c_void, page, libc::PROT_NONE), 0);
+            }
+            let offset = match placement {
+                Placement::EndAtGuard => page + data_bytes - len * 4,
+                Placement::StartAfterGuard => page,
+            };
+            // SAFETY: offset is inside the mapping (or at the guard for len 0),
+            // page-aligned minus a multiple of 4, so aligned for f32.
+            let data = unsafe { NonNull::new_unchecked(base.add(offset) as *mut f32) };
+            let mut guarded = Guarded { map: NonNull::new(map).unwrap(), map_len, data, len };
+            for (i, v) in guarded.as_mut_slice().iter_mut().enumerate() {
+                *v = fill(i);
+            }
+            guarded
+        }
+
+        pub fn as_slice(&self) -> &[f32] {
+            // SAFETY: `len` initialised (zero-filled, then filled) floats at `data`.
+            unsafe { core::slice::from_raw_parts(self.data.as_ptr(), self.len) }
+        }
+
+        pub fn as_mut_slice(&mut self) -> &mut [f32] {
+            // SAFETY: as above, borrowed mutably through `self`.
+            unsafe { core::slice::from_raw_parts_mut(self.data.as_ptr(), self.len) }
+        }
+
+        /// The address `delta` elements from the start of the data (may be in a guard page).
+        pub fn address(&self, delta: isize) -> *const f32 {
+            self.data.as_ptr().wrapping_offset(delta)
+        }
+    }
+
+    impl Drop for Guarded {
+        fn drop(&mut self) {
+            // SAFETY: unmaps exactly the mapping made in `new`; no slice outlives `self`.
+            unsafe { libc::munmap(self.map.as_ptr(), self.map_len) };
+        }
+    }
+}
+
+use guard::{Guarded, Placement, PLACEMENTS};
+
+const SENTINEL: f32 = f32::from_bits(0x7fc0_beef);
+
+/// The helper itself: touching the element just past the end (or just
+/// before the start) kills a forked child with SIGSEGV, so the tests below
+/// would catch a one-element overrun.
+#[test]
+fn guard_pages_fault() {
+    for (placement, delta) in [(Placement::EndAtGuard, 5), (Placement::StartAfterGuard, -1)] {
+        let buf = Guarded::new(5, placement, |i| i as f32);
+        let inside = if delta < 0 { 0 } else { 4 };
+        // SAFETY: an element of the buffer.
+        assert_eq!(unsafe { buf.address(inside).read_volatile() }, inside as f32);
+        let target = buf.address(delta);
+        // SAFETY: fork in a test: the child only performs one volatile read and
+        // `_exit`s, touching no lock, allocator or other thread's state.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            // SAFETY: restores the default action (a sanitizer may have installed a
+            // reporting handler), then deliberately reads the guard page: the child dies.
+            unsafe {
+                libc::signal(libc::SIGSEGV, libc::SIG_DFL);
+                libc::signal(libc::SIGBUS, libc::SIG_DFL);
+                core::ptr::read_volatile(target);
+                libc::_exit(0);
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child just forked.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        let faulted = libc::WIFSIGNALED(status) && matches!(libc::WTERMSIG(status), libc::SIGSEGV | libc::SIGBUS);
+        assert!(faulted, "{placement:?}: reading element {delta} did not fault (status {status:#x})");
+    }
+}
+
+/// Odd channel counts: below, at and around every tile width (8, 16, 32).
+const CHANNELS: &[usize] = &[1, 3, 7, 13, 37, 53];
+
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    groups: usize,
+    cin: usize,
+    cout: usize,
+    stride: usize,
+    batch: usize,
+    height: usize,
+    width: usize,
+    in_slice: (usize, usize),
+    out_slice: (usize, usize),
+    res_offset: usize,
+}
+
+/// One call with every buffer in `placement`, and the same call on ordinary
+/// vectors: the results must be bitwise equal, and nothing outside the written
+/// channels may change.
+fn run_guarded(
+    isa: pointwise::Isa,
+    s: Shape,
+    layouts: (Layout, Layout, Option<Layout>),
+    activation: pointwise::Activation,
+    placement: Placement,
+    seed: u64,
+) -> Result<(), String> {
+    let mut rng = Rng::new(seed);
+    let conv =
+        Conv1x1::new(s.cin, s.cout).with_groups(s.groups).with_stride(s.stride, s.stride).with_activation(activation);
+    let k = s.cin / s.groups;
+    let weights: Vec<f32> = (0..s.cout * k).map(|_| rng.f32()).collect();
+    let bias: Vec<f32> = (0..s.cout).map(|_| rng.f32()).collect();
+    let packed = conv
+        .pack_for(
+            isa,
+            &weights,
+            if seed.is_multiple_of(2) { WeightOrder::OutIn } else { WeightOrder::InOut },
+            Some(&bias),
+        )
+        .map_err(|e| e.to_string())?;
+    let [ho, wo] = conv.output_size(s.height, s.width);
+    let in_desc = TensorDesc::new(layouts.0, s.batch, s.height, s.width, s.in_slice.0 + s.cin + s.in_slice.1)
+        .with_channel_offset(s.in_slice.0);
+    let out_desc = TensorDesc::new(layouts.1, s.batch, ho, wo, s.out_slice.0 + s.cout + s.out_slice.1)
+        .with_channel_offset(s.out_slice.0);
+    let res_desc =
+        layouts.2.map(|l| TensorDesc::new(l, s.batch, ho, wo, s.res_offset + s.cout).with_channel_offset(s.res_offset));
+
+    let input_values: Vec<f32> = (0..in_desc.len().unwrap()).map(|_| rng.f32()).collect();
+    let residual_values: Vec<f32> = res_desc.map_or(Vec::new(), |d| (0..d.len().unwrap()).map(|_| rng.f32()).collect());
+    let input = Guarded::new(input_values.len(), placement, |i| input_values[i]);
+    let residual = res_desc.map(|d| Guarded::new(d.len().unwrap(), placement, |i| residual_values[i]));
+    let mut output = Guarded::new(out_desc.len().unwrap(), placement, |_| SENTINEL);
+    let options = RunOptions { expect_isa: Some(isa), ..RunOptions::default() };
+    packed
+        .run_with(
+            Tensor::new(input.as_slice(), in_desc),
+            TensorMut::new(output.as_mut_slice(), out_desc),
+            residual.as_ref().zip(res_desc).map(|(r, d)| Tensor::new(r.as_slice(), d)),
+            &options,
+        )
+        .map_err(|e| e.to_string())?;
+
+    let mut expected = vec![SENTINEL; out_desc.len().unwrap()];
+    packed
+        .run_with(
+            Tensor::new(&input_values, in_desc),
+            TensorMut::new(&mut expected, out_desc),
+            res_desc.map(|d| Tensor::new(&residual_values, d)),
+            &options,
+        )
+        .map_err(|e| e.to_string())?;
+
+    let mut written = vec![false; expected.len()];
+    for b in 0..s.batch {
+        for y in 0..ho {
+            for x in 0..wo {
+                for co in 0..s.cout {
+                    written[element_offset(&out_desc, b, out_desc.channel_offset + co, y, x)] = true;
+                }
+            }
+        }
+    }
+    for (at, (&got, &want)) in output.as_slice().iter().zip(&expected).enumerate() {
+        if got.to_bits() != want.to_bits() {
+            return Err(format!("element {at}: guarded {got}, unguarded {want}"));
+        }
+        if !written[at] && got.to_bits() != SENTINEL.to_bits() {
+            return Err(format!("element {at} is outside the written channels but was written"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_isa_and_layout_against_guard_pages() {
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for isa in dispatch::available_isas() {
+        let mut seq = 0u64;
+        for &input in LAYOUTS {
+            for &output in LAYOUTS {
+                for residual in
+                    [None, Some(Layout::Nhwc), Some(Layout::Nchw), Some(Layout::Nchwc(8)), Some(Layout::Nchwc(16))]
+                {
+                    for &cin in CHANNELS {
+                        for &cout in CHANNELS {
+                            seq += 1;
+                            // Groups when both counts allow it; the last used channel is
+                            // the buffer's last one unless a slice adds channels after it.
+                            let groups = if cin % 3 == 0 && cout % 3 == 0 {
+                                3
+                            } else if seq.is_multiple_of(7) {
+                                cin.min(cout).max(1)
+                            } else {
+                                1
+                            };
+                            let groups = if cin % groups == 0 && cout % groups == 0 { groups } else { 1 };
+                            // Stride 2 on odd sizes keeps the last pixel in use.
+                            let stride = 1 + seq.is_multiple_of(4) as usize;
+                            let shape = Shape {
+                                groups,
+                                cin,
+                                cout,
+                                stride,
+                                batch: 1 + seq.is_multiple_of(5) as usize,
+                                height: [1, 3, 2][(seq % 3) as usize] * stride - (stride - 1),
+                                width: [5, 7, 13, 1][(seq % 4) as usize] * stride - (stride - 1),
+                                in_slice: [(0, 0), (3, 0), (0, 2)][(seq % 3) as usize],
+                                out_slice: [(0, 0), (5, 0), (0, 0), (1, 1)][(seq % 4) as usize],
+                                res_offset: [0, 0, 2][(seq % 3) as usize],
+                            };
+                            let activation = ACTIVATIONS[(seq as usize) % ACTIVATIONS.len()];
+                            for placement in PLACEMENTS {
+                                runs += 1;
+                                if let Err(e) =
+                                    run_guarded(isa, shape, (input, output, residual), activation, placement, seq)
+                                {
+                                    failures.push(format!(
+                                        "{}: {input:?} -> {output:?} (+{residual:?}) {shape:?} {placement:?}: {e}",
+                                        isa.name()
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {runs} runs failed: {:#?}", failures.len(), &failures[..failures.len().min(5)]);
+    println!("{runs} guarded runs passed");
+}
+
+/// Each kernel through its ABI: every A, C and R row in a guarded mapping of
+/// its own, sized exactly to the elements the contract names, so that one
+/// element past (or before) any row faults. Checked against the scalar oracle
+/// of the kernel's tile shape.
+#[test]
+fn kernel_rows_against_guard_pages() {
+    let mut cases = 0;
+    for kernel in KERNELS.iter().filter(|k| dispatch::is_available(k.isa)) {
+        let oracle = pointwise::kernels::scalar_oracle(kernel.mr, kernel.nr).unwrap();
+        let mut seq = 0usize;
+        for m in 1..=kernel.mr {
+            for n in 1..=kernel.nr {
+                for k in [0usize, 1, 5, 8, 17] {
+                    seq += 1;
+                    let a_k = [
+                        Strides::CONTIGUOUS,
+                        Strides { block: 16, block_stride: 20, phase: seq % 16 },
+                        Strides { block: 1, block_stride: 2, phase: 0 },
+                    ][seq % 3];
+                    let c_cols = [
+                        Strides::CONTIGUOUS,
+                        Strides { block: 8, block_stride: 8, phase: 0 },
+                        Strides { block: 16, block_stride: 16, phase: 0 },
+                        Strides { block: 8, block_stride: 9, phase: 3 },
+                    ][(seq / 3) % 4];
+                    for placement in PLACEMENTS {
+                        cases += 1;
+                        check_kernel_rows(kernel, oracle, (m, n, k), a_k, c_cols, placement, seq);
+                    }
+                }
+            }
+        }
+    }
+    println!("{cases} guarded kernel cases passed");
+}
+
+fn check_kernel_rows(
+    kernel: &pointwise::kernels::Kernel,
+    oracle: KernelFn,
+    (m, n, k): (usize, usize, usize),
+    a_k: Strides,
+    c_cols: Strides,
+    placement: Placement,
+    seq: usize,
+) {
+    let mut rng = Rng::new(seq as u64);
+    let span = |s: &Strides, count: usize| if count == 0 { 0 } else { s.offset(count - 1) + 1 };
+    let a: Vec<Guarded> = (0..m).map(|_| Guarded::new(span(&a_k, k), placement, |_| rng.f32())).collect();
+    let r: Vec<Guarded> = (0..m).map(|_| Guarded::new(span(&c_cols, n), placement, |_| rng.f32())).collect();
+    let panel = aligned_vec::AVec::<f32, aligned_vec::ConstAlign<64>>::from_iter(
+        0,
+        (0..k * kernel.nr).map(|i| if i % kernel.nr < n { rng.f32() } else { 0.0 }),
+    );
+    let bias: Vec<f32> = (0..kernel.nr).map(|_| rng.f32()).collect();
+    let with_residual = !seq.is_multiple_of(3);
+    let accumulate = seq % 4 == 1;
+    let run = |f: KernelFn| -> Vec<Vec<f32>> {
+        let mut c: Vec<Guarded> =
+            (0..m).map(|i| Guarded::new(span(&c_cols, n), placement, |j| (i + j) as f32 * 0.125)).collect();
+        let a_rows: Vec<*const f32> = a.iter().map(|g| g.as_slice().as_ptr()).collect();
+        let r_rows: Vec<*const f32> = r.iter().map(|g| g.as_slice().as_ptr()).collect();
+        let c_rows: Vec<*mut f32> = c.iter_mut().map(|g| g.as_mut_slice().as_mut_ptr()).collect();
+        let args = TileArgs {
+            m,
+            n,
+            k,
+            a_rows: a_rows.as_ptr(),
+            a_k,
+            b_panel: panel.as_ptr(),
+            bias: if seq.is_multiple_of(2) { bias.as_ptr() } else { core::ptr::null() },
+            c_rows: c_rows.as_ptr(),
+            c_cols,
+            r_rows: if with_residual { r_rows.as_ptr() } else { core::ptr::null() },
+            r_cols: c_cols,
+            clamp_min: if seq % 5 == 2 { -0.5 } else { f32::NEG_INFINITY },
+            clamp_max: if seq % 5 == 2 { 0.25 } else { f32::INFINITY },
+            accumulate: accumulate as u32,
+        };
+        // SAFETY: each row holds exactly the elements the contract names; the
+        // panel holds k·NR floats, 64-byte aligned; bias NR floats; the CPU
+        // supports the kernel's ISA (filtered above).
+        unsafe { f(&args) };
+        c.iter().map(|g| g.as_slice().to_vec()).collect()
+    };
+    let (got, want) = (run(kernel.run), run(oracle));
+    let bound = 2.0 * (k as f32 + 4.0) * f32::EPSILON * (k as f32 + 4.0) + 1e-6;
+    for (i, (g_row, w_row)) in got.iter().zip(&want).enumerate() {
+        for (j, (g, w)) in g_row.iter().zip(w_row).enumerate() {
+            assert!(
+                (g - w).abs() <= bound,
+                "{}: m={m} n={n} k={k} {a_k:?} {c_cols:?} {placement:?}: row {i} element {j}: {g} vs oracle {w}",
+                kernel.name
+            );
+        }
+    }
+}
