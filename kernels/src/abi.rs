@@ -234,6 +234,34 @@ pub unsafe fn store_tile_elementwise<T: Copy, const MR: usize, const V: usize>(t
     }
 }
 
+/// The epilogue of a depth-in-vector tile (`NR` columns, depth spread across
+/// the lanes): lane `l` of each row holds a partial sum of column `l % NR`.
+/// Folds the lanes, then stores each column with its bias through
+/// [`store_element`].
+///
+/// # Safety
+/// `T` is a SIMD vector of `f32` lanes (no padding); `acc` holds the `MR == m`
+/// rows; `NR` is the kernel's panel width; the ABI contract holds.
+#[inline(always)]
+pub unsafe fn store_tile_folded<T: Copy, const MR: usize, const NR: usize>(t: &TileArgs, acc: &[T; MR]) {
+    let lanes_per_row = core::mem::size_of::<T>() / core::mem::size_of::<f32>();
+    for (i, sum) in acc.iter().enumerate() {
+        // SAFETY: a vector of f32 lanes is `lanes_per_row` contiguous f32s.
+        let lanes = unsafe { core::slice::from_raw_parts(sum as *const T as *const f32, lanes_per_row) };
+        let mut columns = [0.0f32; NR];
+        for (l, value) in lanes.iter().enumerate() {
+            columns[l % NR] += value;
+        }
+        for (j, &value) in columns.iter().enumerate().take(t.n) {
+            // SAFETY: bias holds NR floats when not null; i < m, j < n.
+            unsafe {
+                let bias = if t.bias.is_null() { 0.0 } else { *t.bias.add(j) };
+                store_element(t, i, j, value, bias);
+            }
+        }
+    }
+}
+
 /// A micro-kernel entry point.
 ///
 /// # Safety

@@ -6,7 +6,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::abi::{clamped_rows, store_element, store_tile_elementwise, TileArgs};
+use crate::abi::{clamped_rows, store_tile_elementwise, store_tile_folded, TileArgs};
 
 const LANES: usize = 8;
 
@@ -253,22 +253,8 @@ unsafe fn depth_tile<const MR: usize>(t: &TileArgs) {
             acc = sums;
         },
     );
-    for (i, sum) in acc.iter().enumerate() {
-        let mut lanes = [0.0f32; LANES];
-        // SAFETY: lanes holds 8 floats.
-        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), *sum) };
-        let mut columns = [0.0f32; NR];
-        for (l, value) in lanes.iter().enumerate() {
-            columns[l % NR] += value;
-        }
-        for (j, &value) in columns.iter().enumerate().take(t.n) {
-            // SAFETY: bias holds NR floats when not null; i < m, j < n.
-            unsafe {
-                let bias = if t.bias.is_null() { 0.0 } else { *t.bias.add(j) };
-                store_element(t, i, j, value, bias);
-            }
-        }
-    }
+    // SAFETY: acc holds MR == m rows of f32 vectors; the contract holds.
+    unsafe { store_tile_folded::<_, MR, NR>(t, &acc) };
 }
 
 /// 8 x 2 AVX2+FMA depth-in-vector kernel, for layers of 1 or 2 output
