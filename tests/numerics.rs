@@ -449,10 +449,11 @@ fn depth_one_and_8192() {
     }
 }
 
-/// Layers of 1 and 2 output channels per group (the depth-in-vector kernels
-/// `f32_pw_8x2__avx2_fma` and `f32_pw_12x2__avx512f`), with infinities and
-/// NaN at every depth position, so that each lands in the vector part and in
-/// the one-depth-at-a-time tail of a run.
+/// Layers of 1 and 2 output channels per group (the dot-product kernels
+/// `f32_pw_6x2__avx2_fma` and `f32_pw_8x2__avx512f`, which replaced the
+/// depth-in-vector kernels of the regression below), with infinities and NaN
+/// at every depth position, so that each lands in the full steps and in the
+/// masked short step at the end of a run.
 ///
 /// Regression test: the tail once multiplied a broadcast A by the zero lanes
 /// 2.. of the panel row, so an infinite A gave inf·0 = NaN there, which the

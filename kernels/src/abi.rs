@@ -234,32 +234,68 @@ pub unsafe fn store_tile_elementwise<T: Copy, const MR: usize, const V: usize>(t
     }
 }
 
-/// The epilogue of a depth-in-vector tile (`NR` columns, depth spread across
-/// the lanes): lane `l` of each row holds a partial sum of column `l % NR`.
-/// Folds the lanes, then stores each column with its bias through
-/// [`store_element`].
+/// True when a 2-column tile (`NR = 2`) may store its results as they are:
+/// no accumulate, no residual, and columns 0 and 1 adjacent in memory. The
+/// kernel then adds bias and clamps in vectors and calls [`store_pairs`];
+/// otherwise it calls [`store_pairs_elementwise`].
+#[inline(always)]
+pub fn plain_pairs(t: &TileArgs) -> bool {
+    t.accumulate == 0 && t.r_rows.is_null() && t.c_cols.vectors_contiguous(2)
+}
+
+/// Stores the finished results of a 2-column tile: `results[2i + j]` (bias
+/// and clamp applied) to row `i < m`, column `j < n`, as one 8-byte store per
+/// row when `n == 2`.
 ///
 /// # Safety
-/// `T` is a SIMD vector of `f32` lanes (no padding); `acc` holds the `MR == m`
-/// rows; `NR` is the kernel's panel width; the ABI contract holds.
+/// The ABI contract for `NR = 2`; [`plain_pairs`] holds; `results` holds
+/// `2·m` floats.
 #[inline(always)]
-pub unsafe fn store_tile_folded<T: Copy, const MR: usize, const NR: usize>(t: &TileArgs, acc: &[T; MR]) {
-    let lanes_per_row = core::mem::size_of::<T>() / core::mem::size_of::<f32>();
-    for (i, sum) in acc.iter().enumerate() {
-        // SAFETY: a vector of f32 lanes is `lanes_per_row` contiguous f32s.
-        let lanes = unsafe { core::slice::from_raw_parts(sum as *const T as *const f32, lanes_per_row) };
-        let mut columns = [0.0f32; NR];
-        for (l, value) in lanes.iter().enumerate() {
-            columns[l % NR] += value;
+pub unsafe fn store_pairs(t: &TileArgs, results: &[f32]) {
+    let offset = t.c_cols.offset(0);
+    for (i, pair) in results.chunks_exact(2).take(t.m).enumerate() {
+        // SAFETY: i < m; columns 0 and (when n = 2) 1 are adjacent
+        // (plain_pairs) and in bounds by the contract.
+        unsafe {
+            let c = (*t.c_rows.add(i)).add(offset);
+            if t.n == 2 {
+                core::ptr::write_unaligned(c as *mut [f32; 2], [pair[0], pair[1]]);
+            } else {
+                *c = pair[0];
+            }
         }
-        for (j, &value) in columns.iter().enumerate().take(t.n) {
-            // SAFETY: bias holds NR floats when not null; i < m, j < n.
+    }
+}
+
+/// Stores the sums of a 2-column tile, `results[2i + j]` without bias, for
+/// rows `i < m` and columns `j < n`, each through [`store_element`]
+/// (accumulate, bias, residual, clamp, any column layout).
+///
+/// # Safety
+/// The ABI contract for `NR = 2`; `results` holds `2·m` floats.
+#[inline(always)]
+pub unsafe fn store_pairs_elementwise(t: &TileArgs, results: &[f32]) {
+    for (i, pair) in results.chunks_exact(2).take(t.m).enumerate() {
+        for (j, &value) in pair.iter().enumerate().take(t.n) {
+            // SAFETY: bias holds NR = 2 floats when not null; i < m, j < n.
             unsafe {
                 let bias = if t.bias.is_null() { 0.0 } else { *t.bias.add(j) };
                 store_element(t, i, j, value, bias);
             }
         }
     }
+}
+
+/// The bias of a 2-column tile as the bit pattern of one 64-bit lane
+/// (column 0 in the low half), to broadcast to every pair of a vector.
+///
+/// # Safety
+/// `t.bias` is not null (it then holds `NR = 2` floats).
+#[inline(always)]
+pub unsafe fn bias_pair_bits(t: &TileArgs) -> i64 {
+    // SAFETY: bias holds 2 floats.
+    let pair = unsafe { core::ptr::read_unaligned(t.bias as *const [f32; 2]) };
+    ((u64::from(pair[1].to_bits()) << 32) | u64::from(pair[0].to_bits())) as i64
 }
 
 /// A micro-kernel entry point.

@@ -6,7 +6,9 @@
 
 use core::arch::x86_64::*;
 
-use crate::abi::{clamped_rows, store_tile_elementwise, store_tile_folded, TileArgs};
+use crate::abi::{
+    bias_pair_bits, clamped_rows, plain_pairs, store_pairs, store_pairs_elementwise, store_tile_elementwise, TileArgs,
+};
 
 const LANES: usize = 8;
 
@@ -192,79 +194,142 @@ pub unsafe fn f32_pw_8x8__avx2_fma(t: &TileArgs) {
     unsafe { per_row_count!(t, tile::<_, 1>, [1, 2, 3, 4, 5, 6, 7], 8) }
 }
 
-/// Depth-in-vector tile of 2 columns, for layers with 1 or 2 output channels
-/// (U-Net heads, binary masks), where a broadcast kernel multiplies mostly
-/// zero columns. One ymm holds 4 consecutive depths of both columns, exactly
-/// as the packed panel lies in memory, so the panel is loaded whole; each
-/// row's depths are loaded 4 at a time and spread across the lanes with one
-/// permute (`[a0 a0 a1 a1 a2 a2 a3 a3]`). Lane `l` accumulates column `l % 2`;
-/// the epilogue folds the lanes. In L1 it does 2.6x the useful FMAs of the
-/// 8x8 broadcast kernel on 2 columns; a 4-column variant measured no better
-/// than 8x8 on 4 columns, so there is none.
+/// Dot-product tile of 2 columns, for layers with 1 or 2 output channels per
+/// group (U-Net heads, binary masks), where a broadcast kernel would multiply
+/// mostly zero columns: the AVX2 twin of the AVX-512 `dot_tile`. Each k step
+/// takes 8 depths: the panel's 16 floats are split once into column 0 and
+/// column 1 (two `vpermps` and two `vperm2f128`, shared by all the rows), then
+/// each row's 8 depths are two FMAs with the load folded in. MR = 6 fills the
+/// 16 ymm registers: 12 accumulators, the two columns, the split's index and
+/// one temporary. The accumulators fold into vectors of 8 results
+/// (`hadd` twice, then the two halves), whose bias and clamp are vector
+/// operations.
 ///
 /// # Safety
-/// The ABI contract for `NR = 2`, with `t.m == MR`; the CPU has AVX2 and FMA.
+/// The ABI contract for `NR = 2`, with `t.m == MR <= 8`; the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn depth_tile<const MR: usize>(t: &TileArgs) {
+unsafe fn dot_tile<const MR: usize>(t: &TileArgs) {
     debug_assert_eq!(t.m, MR);
     const NR: usize = 2;
-    let depths = LANES / NR;
     // SAFETY: the contract gives m >= 1 readable row pointers.
     let a_rows: [*const f32; MR] = unsafe { clamped_rows(t.a_rows, t.m) };
-    let spread = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
-    let mut acc = [_mm256_setzero_ps(); MR];
+    let mut acc = [[_mm256_setzero_ps(); NR]; MR];
     let mut panel = t.b_panel;
     t.a_k.for_each_run(
         t.k,
         #[inline(always)]
         |_, offset, len| {
             let mut sums = acc;
-            let full = len - len % depths;
+            let full = len - len % LANES;
             let mut p = 0;
             while p < full {
-                // SAFETY: panel rows p..p + depths exist (p + depths <= k).
-                let b = unsafe { _mm256_loadu_ps(panel) };
-                for (sum, row) in sums.iter_mut().zip(&a_rows) {
-                    // SAFETY: depths p..p + depths of this run are in bounds.
-                    let a = unsafe { _mm_loadu_ps(row.add(offset + p)) };
-                    let a = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(a), spread);
-                    *sum = _mm256_fmadd_ps(a, b, *sum);
-                }
+                // SAFETY: depths p..p + 8 of the run and panel rows p..p + 8 exist.
+                unsafe { dot_step(&mut sums, &a_rows, offset + p, panel, LANES) };
                 // SAFETY: stays within (or one past) the k·NR panel.
-                panel = unsafe { panel.add(LANES) };
-                p += depths;
+                panel = unsafe { panel.add(NR * LANES) };
+                p += LANES;
             }
-            // The run's last depths, one at a time, into lanes 0..NR.
-            for p in full..len {
-                // SAFETY: panel row p holds NR = 2 floats.
-                let b = unsafe { _mm256_zextps128_ps256(_mm_castpd_ps(_mm_load_sd(panel as *const f64))) };
-                for (sum, row) in sums.iter_mut().zip(&a_rows) {
-                    // SAFETY: depth p of this run is in bounds.
-                    let x = _mm256_set1_ps(unsafe { *row.add(offset + p) });
-                    // Only lanes 0 and 1 may see x: an infinite x times the
-                    // zero lanes of b would be NaN, which the fold would add in.
-                    let a = _mm256_blend_ps::<0b11>(_mm256_setzero_ps(), x);
-                    *sum = _mm256_fmadd_ps(a, b, *sum);
-                }
-                // SAFETY: stays within (or one past) the k·NR panel.
-                panel = unsafe { panel.add(NR) };
+            if p < len {
+                // SAFETY: depths p..len of the run and panel rows p..len exist.
+                unsafe { dot_step(&mut sums, &a_rows, offset + p, panel, len - p) };
+                panel = panel.wrapping_add(NR * (len - p));
             }
             acc = sums;
         },
     );
-    // SAFETY: acc holds MR == m rows of f32 vectors; the contract holds.
-    unsafe { store_tile_folded::<_, MR, NR>(t, &acc) };
+
+    // Rows in groups of 4: lane 2i + j of a group's vector is its row i, column j.
+    let mut results = [0.0f32; 2 * 8];
+    for (group, out) in results.chunks_exact_mut(2 * 4).enumerate().take(MR.div_ceil(4)) {
+        let v: [__m256; 8] = core::array::from_fn(|l| {
+            let row = group * 4 + l / NR;
+            if row < MR {
+                acc[row][l % NR]
+            } else {
+                _mm256_setzero_ps()
+            }
+        });
+        let mut x = fold8(v);
+        if plain_pairs(t) {
+            if !t.bias.is_null() {
+                // SAFETY: bias is not null.
+                x = _mm256_add_ps(x, _mm256_castsi256_ps(_mm256_set1_epi64x(unsafe { bias_pair_bits(t) })));
+            }
+            // max/min return their second operand when either is NaN: NaN survives.
+            x = _mm256_min_ps(_mm256_set1_ps(t.clamp_max), _mm256_max_ps(_mm256_set1_ps(t.clamp_min), x));
+        }
+        // SAFETY: 8 floats fit the chunk.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), x) };
+    }
+    // SAFETY: the contract, and results holds 2·MR = 2·m floats.
+    unsafe {
+        if plain_pairs(t) {
+            store_pairs(t, &results[..2 * MR]);
+        } else {
+            store_pairs_elementwise(t, &results[..2 * MR]);
+        }
+    }
 }
 
-/// 8 x 2 AVX2+FMA depth-in-vector kernel, for layers of 1 or 2 output
-/// channels per group.
+/// Adds `depths <= 8` depths of every row, starting at element `at` of each
+/// row, against the panel rows at `panel`. In a short step, masked-off lanes
+/// load zeros in both operands, so an infinite input never meets a padding lane.
 ///
 /// # Safety
-/// The [ABI contract](crate::abi) for `MR = 8`, `NR = 2`; the CPU has AVX2 and FMA.
+/// Elements `at..at + depths` of each row and `2·depths` panel floats are
+/// readable; the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn f32_pw_8x2__avx2_fma(t: &TileArgs) {
+#[inline]
+unsafe fn dot_step<const MR: usize>(
+    sums: &mut [[__m256; 2]; MR],
+    a_rows: &[*const f32; MR],
+    at: usize,
+    panel: *const f32,
+    depths: usize,
+) {
+    // [d0c0 d0c1 d1c0 d1c1 d2c0 d2c1 d3c0 d3c1] -> [d0c0 d1c0 d2c0 d3c0 d0c1 d1c1 d2c1 d3c1]
+    let split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    // SAFETY: `load` reads exactly the first `live` floats the caller
+    // guarantees (all 16 panel floats and 8 row elements when depths == 8);
+    // maskload does not access masked-off lanes.
+    unsafe {
+        let lo_live = (2 * depths).min(LANES);
+        let hi_live = (2 * depths).saturating_sub(LANES);
+        let lo = load(panel, lo_live, tail_mask(lo_live));
+        let hi = load(panel.wrapping_add(LANES), hi_live, tail_mask(hi_live));
+        let lo = _mm256_permutevar8x32_ps(lo, split);
+        let hi = _mm256_permutevar8x32_ps(hi, split);
+        let w0 = _mm256_permute2f128_ps::<0x20>(lo, hi);
+        let w1 = _mm256_permute2f128_ps::<0x31>(lo, hi);
+        let a_mask = tail_mask(depths);
+        for (sum, row) in sums.iter_mut().zip(a_rows) {
+            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(at + super::PREFETCH_AHEAD) as *const i8);
+            let a = load(row.wrapping_add(at), depths, a_mask);
+            sum[0] = _mm256_fmadd_ps(a, w0, sum[0]);
+            sum[1] = _mm256_fmadd_ps(a, w1, sum[1]);
+        }
+    }
+}
+
+/// Sums the lanes of 8 vectors: lane `l` of the result is the sum of vector `l`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn fold8(v: [__m256; 8]) -> __m256 {
+    let h: [__m256; 4] = core::array::from_fn(|i| _mm256_hadd_ps(v[2 * i], v[2 * i + 1]));
+    let g0 = _mm256_hadd_ps(h[0], h[1]);
+    let g1 = _mm256_hadd_ps(h[2], h[3]);
+    _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(g0, g1), _mm256_permute2f128_ps::<0x31>(g0, g1))
+}
+
+/// 6 x 2 AVX2+FMA dot-product kernel, for layers of 1 or 2 output channels
+/// per group.
+///
+/// # Safety
+/// The [ABI contract](crate::abi) for `MR = 6`, `NR = 2`; the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn f32_pw_6x2__avx2_fma(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
-    unsafe { per_row_count!(t, depth_tile::<_>, [1, 2, 3, 4, 5, 6, 7], 8) }
+    unsafe { per_row_count!(t, dot_tile::<_>, [1, 2, 3, 4, 5], 6) }
 }
