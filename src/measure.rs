@@ -21,21 +21,55 @@ pub fn fill(len: usize, seed: u64) -> Vec<f32> {
 /// Each sample batches enough calls to last at least 20 µs, so the timer's
 /// resolution does not dominate tiny layers; between 5 and 500 samples.
 pub fn time_median(budget: Duration, mut call: impl FnMut()) -> Duration {
-    call();
-    let start = Instant::now();
-    call();
-    let once = start.elapsed().max(Duration::from_nanos(100));
-    let per_sample = (Duration::from_micros(20).as_nanos() / once.as_nanos()).max(1) as u32;
-    let samples = (budget.as_nanos() / (once.as_nanos() * per_sample as u128)).clamp(5, 500) as usize;
-    let mut times: Vec<Duration> = (0..samples)
-        .map(|_| {
+    time_medians_interleaved(budget, 1, |_| call())[0]
+}
+
+/// Median times of `variants` versions of a call (`call(v)` runs version
+/// `v`), sampled in turn: a round of samples of each version, then again,
+/// about ten rounds within `budget`. On a shared machine a noisy neighbour
+/// then slows every version alike, so the ratio of two medians means
+/// something; timed one after the other, a burst of noise lands on one
+/// version only (1-thread against 2-thread medians swung up to 2x that way).
+/// A round starts with one untimed call, so that the wake-up of idle worker
+/// threads (slow in a virtual machine) is not in the samples: engines run
+/// layer after layer on a busy pool.
+///
+/// Each sample batches enough calls of its version to last at least 20 µs;
+/// between 5 and 500 samples per version.
+pub fn time_medians_interleaved(budget: Duration, variants: usize, mut call: impl FnMut(usize)) -> Vec<Duration> {
+    const ROUNDS: u32 = 10;
+    let calibration: Vec<(u32, Duration)> = (0..variants)
+        .map(|v| {
+            call(v);
             let start = Instant::now();
-            for _ in 0..per_sample {
-                call();
-            }
-            start.elapsed() / per_sample
+            call(v);
+            let once = start.elapsed().max(Duration::from_nanos(100));
+            let per_sample = (Duration::from_micros(20).as_nanos() / once.as_nanos()).max(1) as u32;
+            (per_sample, once * per_sample)
         })
         .collect();
-    times.sort();
-    times[times.len() / 2]
+    let round_time: Duration = calibration.iter().map(|&(_, sample)| sample).sum();
+    let per_round = (budget.as_nanos() / (round_time.as_nanos() * u128::from(ROUNDS))).clamp(1, 50) as usize;
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); variants];
+    let start = Instant::now();
+    while times[0].len() < 500 && (times[0].len() < 5 || start.elapsed() < budget) {
+        for (v, samples) in times.iter_mut().enumerate() {
+            call(v);
+            let per_sample = calibration[v].0;
+            for _ in 0..per_round {
+                let sample = Instant::now();
+                for _ in 0..per_sample {
+                    call(v);
+                }
+                samples.push(sample.elapsed() / per_sample);
+            }
+        }
+    }
+    times
+        .into_iter()
+        .map(|mut samples| {
+            samples.sort();
+            samples[samples.len() / 2]
+        })
+        .collect()
 }
