@@ -20,17 +20,17 @@
 /// squeeze-excitation), does not pay for `MR` rows of FMAs. Rows counts not
 /// listed run the full `$mr` instance.
 macro_rules! per_row_count {
-    ($t:expr, $tile:ident::<_, $v:tt>, [$($m:literal),*], $mr:literal) => {
+    ($t:expr, $tile:ident::<_ $(, $g:tt)*>, [$($m:literal),*], $mr:literal) => {
+        per_row_count!(@match $t, $tile, ($($g),*), [$($m),*], $mr)
+    };
+    (@match $t:expr, $tile:ident, $g:tt, [$($m:literal),*], $mr:literal) => {
         match $t.m {
-            $($m => $tile::<$m, $v>($t),)*
-            _ => $tile::<$mr, $v>($t),
+            $($m => per_row_count!(@call $t, $tile, $m, $g),)*
+            _ => per_row_count!(@call $t, $tile, $mr, $g),
         }
     };
-    ($t:expr, $tile:ident::<_>, [$($m:literal),*], $mr:literal) => {
-        match $t.m {
-            $($m => $tile::<$m>($t),)*
-            _ => $tile::<$mr>($t),
-        }
+    (@call $t:expr, $tile:ident, $m:literal, ($($g:tt),*)) => {
+        $tile::<$m $(, $g)*>($t)
     };
 }
 

@@ -21,18 +21,22 @@ fn tail_mask(len: usize) -> __m256i {
     unsafe { _mm256_loadu_si256(ONES_THEN_ZEROS.as_ptr().add(LANES - len.min(LANES)) as *const __m256i) }
 }
 
-/// The shared AVX2 body for a tile of exactly `MR` rows and `V·8` columns.
+/// The shared AVX2 body for a tile of exactly `MR` rows and `V·8` columns,
+/// from a panel of `NR = PANEL_V·8` columns (`V <= PANEL_V`).
 /// `per_row_count!` calls the instance whose `MR` is the tile's `m`, so every
 /// row loop has a constant trip count: the accumulators stay in registers
-/// through the epilogue, and nothing is computed for absent rows.
+/// through the epilogue, and nothing is computed for absent rows. `V <
+/// PANEL_V` serves a last panel whose live columns fit in `V` vectors: it
+/// skips the FMAs of the dead ones.
 ///
 /// # Safety
-/// The ABI contract for `NR = V·8`, with `t.m == MR`; the CPU has AVX2 and FMA.
+/// The ABI contract for `NR = PANEL_V·8`, with `t.m == MR` and `t.n <= V·8`;
+/// the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
+unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize>(t: &TileArgs) {
     debug_assert_eq!(t.m, MR);
-    let nr = V * LANES;
+    let nr = PANEL_V * LANES;
     // SAFETY: the contract gives m >= 1 readable row pointers (clamping is the
     // identity when m == MR, and keeps reads in bounds if it is not).
     let a_rows: [*const f32; MR] = unsafe { clamped_rows(t.a_rows, t.m) };
@@ -178,7 +182,13 @@ unsafe fn load(p: *const f32, live: usize, mask: __m256i) -> __m256 {
 pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
-    unsafe { per_row_count!(t, tile::<_, 2>, [1, 2, 3, 4, 5], 6) }
+    unsafe {
+        if t.n <= LANES {
+            per_row_count!(t, tile::<_, 1, 2>, [1, 2, 3, 4, 5], 6)
+        } else {
+            per_row_count!(t, tile::<_, 2, 2>, [1, 2, 3, 4, 5], 6)
+        }
+    }
 }
 
 /// 8 x 8 AVX2+FMA kernel, the narrow companion for layers with at most 8
@@ -191,7 +201,7 @@ pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
 pub unsafe fn f32_pw_8x8__avx2_fma(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
-    unsafe { per_row_count!(t, tile::<_, 1>, [1, 2, 3, 4, 5, 6, 7], 8) }
+    unsafe { per_row_count!(t, tile::<_, 1, 1>, [1, 2, 3, 4, 5, 6, 7], 8) }
 }
 
 /// Dot-product tile of 2 columns, for layers with 1 or 2 output channels per

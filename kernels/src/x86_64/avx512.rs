@@ -35,17 +35,20 @@ fn tail_mask(len: usize) -> __mmask16 {
 }
 
 /// The shared AVX-512F body for a tile of exactly `MR` rows and `V·16`
-/// columns. `per_row_count!` calls the instance whose `MR` is the tile's `m`,
-/// so every row loop, the epilogue's included, has a constant trip count and
-/// the accumulators stay in registers.
+/// columns, from a panel of `NR = PANEL_V·16` columns (`V <= PANEL_V`).
+/// `per_row_count!` calls the instance whose `MR` is the tile's `m`, so every
+/// row loop, the epilogue's included, has a constant trip count and the
+/// accumulators stay in registers. `V < PANEL_V` serves a last panel whose
+/// live columns fit in `V` vectors: it skips the FMAs of the dead ones.
 ///
 /// # Safety
-/// The ABI contract for `NR = V·16`, with `t.m == MR`; the CPU has AVX-512F.
+/// The ABI contract for `NR = PANEL_V·16`, with `t.m == MR` and
+/// `t.n <= V·16`; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn tile<const MR: usize, const V: usize>(t: &TileArgs) {
+unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize>(t: &TileArgs) {
     debug_assert_eq!(t.m, MR);
-    let nr = V * LANES;
+    let nr = PANEL_V * LANES;
     // SAFETY: the contract gives m >= 1 readable row pointers.
     let a_rows: [*const f32; MR] = unsafe { clamped_rows(t.a_rows, t.m) };
     let mut acc = [[_mm512_setzero_ps(); V]; MR];
@@ -191,7 +194,13 @@ unsafe fn store_rows<const MR: usize, const V: usize, const ACCUMULATE: bool, co
 pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
-    unsafe { per_row_count!(t, tile::<_, 2>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
+    unsafe {
+        if t.n <= LANES {
+            per_row_count!(t, tile::<_, 1, 2>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+        } else {
+            per_row_count!(t, tile::<_, 2, 2>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+        }
+    }
 }
 
 /// 12 x 16 AVX-512F kernel, the narrow companion for layers with at most 16
@@ -203,7 +212,7 @@ pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
 pub unsafe fn f32_pw_12x16__avx512f(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
-    unsafe { per_row_count!(t, tile::<_, 1>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
+    unsafe { per_row_count!(t, tile::<_, 1, 1>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
 }
 
 /// Dot-product tile of 2 columns, for layers with 1 or 2 output channels per
