@@ -218,16 +218,18 @@ impl TileArgs {
 /// vectors): each row's accumulators (bias included) go through
 /// [`store_element`] one column at a time.
 ///
+/// `values` holds the rows' accumulators, row `i` from `i·row_len` on. A
+/// kernel copies its registers there on this path only: handing it the
+/// accumulator array itself made LLVM keep that array in memory, storing all
+/// of it after every tile's k loop whichever path the tile took (24 zmm
+/// stores, a quarter of a 12x32 tile's fixed cost).
+///
 /// # Safety
-/// `T` is a SIMD vector of `f32` lanes (no padding); `acc` holds `MR == m`
-/// rows of `V` vectors covering at least `n` columns; the ABI contract holds.
+/// `values` holds `m` rows of `row_len >= n` floats; the ABI contract holds.
 #[inline(always)]
-pub unsafe fn store_tile_elementwise<T: Copy, const MR: usize, const V: usize>(t: &TileArgs, acc: &[[T; V]; MR]) {
-    let per_row = V * core::mem::size_of::<T>() / core::mem::size_of::<f32>();
-    for (i, acc_row) in acc.iter().enumerate() {
-        // SAFETY: a row of V vectors of f32 lanes is `per_row` contiguous f32s.
-        let lanes = unsafe { core::slice::from_raw_parts(acc_row.as_ptr() as *const f32, per_row) };
-        for (j, &value) in lanes.iter().enumerate().take(t.n) {
+pub unsafe fn store_tile_elementwise(t: &TileArgs, values: &[f32], row_len: usize) {
+    for (i, row) in values.chunks_exact(row_len).take(t.m).enumerate() {
+        for (j, &value) in row.iter().enumerate().take(t.n) {
             // SAFETY: i < m, j < n.
             unsafe { store_element(t, i, j, value, 0.0) };
         }

@@ -142,8 +142,16 @@ unsafe fn lane_step<const MR: usize, const V: usize, const L: i32>(
 #[inline]
 unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: [[float32x4_t; V]; MR]) {
     if !t.vector_columns(LANES) {
-        // SAFETY: acc holds MR == m rows of vectors of f32 lanes; the contract holds.
-        unsafe { store_tile_elementwise(t, &acc) };
+        // A copy on this path only (see `store_tile_elementwise`).
+        let mut values = [[[0.0f32; LANES]; V]; MR];
+        for i in 0..MR {
+            for v in 0..V {
+                // SAFETY: 4 floats fit.
+                unsafe { vst1q_f32(values[i][v].as_mut_ptr(), acc[i][v]) };
+            }
+        }
+        // SAFETY: MR == m rows of V·4 >= n values; the contract holds.
+        unsafe { store_tile_elementwise(t, values.as_flattened().as_flattened(), V * LANES) };
         return;
     }
     let lo = vdupq_n_f32(t.clamp_min);

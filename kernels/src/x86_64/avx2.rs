@@ -92,8 +92,16 @@ unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize>(t: &TileAr
 #[inline]
 unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: [[__m256; V]; MR]) {
     if !t.vector_columns(LANES) {
-        // SAFETY: acc holds MR == m rows of vectors of f32 lanes; the contract holds.
-        unsafe { store_tile_elementwise(t, &acc) };
+        // A copy on this path only (see `store_tile_elementwise`).
+        let mut values = [[[0.0f32; LANES]; V]; MR];
+        for i in 0..MR {
+            for v in 0..V {
+                // SAFETY: 8 floats fit.
+                unsafe { _mm256_storeu_ps(values[i][v].as_mut_ptr(), acc[i][v]) };
+            }
+        }
+        // SAFETY: MR == m rows of V·8 >= n values; the contract holds.
+        unsafe { store_tile_elementwise(t, values.as_flattened().as_flattened(), V * LANES) };
         return;
     }
     let lo = _mm256_set1_ps(t.clamp_min);
