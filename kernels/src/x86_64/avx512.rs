@@ -46,7 +46,7 @@ fn tail_mask(len: usize) -> __mmask16 {
 /// `t.n <= V·16`; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize>(t: &TileArgs) {
+unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize, const PREFETCH: bool>(t: &TileArgs) {
     debug_assert_eq!(t.m, MR);
     let nr = PANEL_V * LANES;
     // SAFETY: the contract gives m >= 1 readable row pointers.
@@ -87,6 +87,13 @@ unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize>(t: &TileAr
                     // SAFETY: the panel row is in bounds and 64-byte aligned (64-byte
                     // aligned panel, rows of NR = V·16 floats).
                     *b_v = unsafe { _mm512_load_ps(panel.add(v * LANES)) };
+                }
+                if PREFETCH {
+                    for v in 0..PANEL_V {
+                        _mm_prefetch::<_MM_HINT_T0>(
+                            panel.wrapping_add(super::PANEL_PREFETCH_AHEAD + v * LANES) as *const i8
+                        );
+                    }
                 }
                 for (acc_row, end) in acc.iter_mut().zip(&ends) {
                     // SAFETY: -len <= i < 0, so this is element offset + len + i of
@@ -202,13 +209,14 @@ unsafe fn store_rows<const MR: usize, const V: usize, const ACCUMULATE: bool, co
 /// The [ABI contract](crate::abi) for `MR = 12`, `NR = 32`; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
-    // SAFETY: forwarded contract (m <= MR for each instance); the target
-    // features are enabled on this function.
+    // SAFETY: forwarded contract (m <= MR and n <= V·16 for each instance);
+    // the target features are enabled on this function.
     unsafe {
-        if t.n <= LANES {
-            per_row_count!(t, tile::<_, 1, 2>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
-        } else {
-            per_row_count!(t, tile::<_, 2, 2>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+        match (t.n <= LANES, super::streams_panel(t, 12, 32)) {
+            (false, false) => per_row_count!(t, tile::<_, 2, 2, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12),
+            (false, true) => per_row_count!(t, tile::<_, 2, 2, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12),
+            (true, false) => per_row_count!(t, tile::<_, 1, 2, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12),
+            (true, true) => per_row_count!(t, tile::<_, 1, 2, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12),
         }
     }
 }
@@ -222,7 +230,13 @@ pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
 pub unsafe fn f32_pw_12x16__avx512f(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
-    unsafe { per_row_count!(t, tile::<_, 1, 1>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
+    unsafe {
+        if super::streams_panel(t, 12, 16) {
+            per_row_count!(t, tile::<_, 1, 1, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+        } else {
+            per_row_count!(t, tile::<_, 1, 1, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+        }
+    }
 }
 
 /// Dot-product tile of 2 columns, for layers with 1 or 2 output channels per

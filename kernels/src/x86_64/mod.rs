@@ -15,3 +15,26 @@ pub mod avx512;
 /// (16 MiB of input streamed from L3 or memory, AVX-512, Zen 4): 1.3x, noisy
 /// between 1 KiB and 32 KiB.
 pub(crate) const PREFETCH_AHEAD: usize = 2048;
+
+/// How far ahead of the panel row being read (in floats: 16 KiB) a kernel
+/// prefetches its panel, when [`streams_panel`] says so.
+pub(crate) const PANEL_PREFETCH_AHEAD: usize = 4096;
+
+/// True when a tile of at least `mr / 2` rows reads a panel of `nr` columns
+/// too large to stay in L1 (64 KiB or more: K >= 512 at 32 columns): it then
+/// streams the panel from L2, L3 or memory, and prefetches it ahead. The
+/// first tile of each panel of the 7x7 layers with K >= 1024 (8-16 MiB of
+/// weights) otherwise waited on memory. Left alone:
+/// * smaller panels: prefetching 16 KiB ahead there fetches other panels into
+///   L1 early;
+/// * tiles of a few rows (M = 1 layers: classifier, squeeze-excitation): too
+///   few FMAs per panel row to hide the extra instructions, measured 23%
+///   slower on the classifier;
+/// * the AVX2 kernels: a 6x16 k step is 12 ymm FMAs against 24 zmm ones for
+///   12x32 (double-pumped on Zen 4), so the prefetch weighs four times as
+///   much; measured on Zen 4, s4.reduce (K = 1024) went from 111 to 100
+///   GFLOP/s with it, and only the 7x7 K = 2048 layer gained.
+#[inline(always)]
+pub(crate) fn streams_panel(t: &crate::abi::TileArgs, mr: usize, nr: usize) -> bool {
+    2 * t.m >= mr && t.k * nr >= 16 * 1024
+}
