@@ -235,20 +235,23 @@ fn pixel_offsets(call: &Call<'_>, first: usize, count: usize, offsets: &mut [[us
     };
     let step = [call.input.2.pixel * sx, call.out_geometry.pixel, residual.map_or(0, |r| r.pixel)];
     let (mut b, mut y, mut x) = (first / plane, (first % plane) / d.width, first % d.width);
-    let mut at = row_start(b, y);
-    for (slot, _) in offsets.iter_mut().zip(0..count) {
-        *slot = [at[0] + x * step[0], at[1] + x * step[1], at[2] + x * step[2]];
-        x += 1;
-        if x == d.width {
-            x = 0;
-            y += 1;
-            if y == d.height {
-                y = 0;
-                b += 1;
-            }
-            if b < d.batch {
-                at = row_start(b, y);
-            }
+    // One output row at a time; within it, each offset is the previous one
+    // plus a step (a multiplication per pixel took 1/8 of mobilenetv2.b1.project).
+    let mut done = 0;
+    while done < count {
+        let at = row_start(b, y);
+        let run = (d.width - x).min(count - done);
+        let mut offset = [at[0] + x * step[0], at[1] + x * step[1], at[2] + x * step[2]];
+        for slot in &mut offsets[done..done + run] {
+            *slot = offset;
+            offset = [offset[0] + step[0], offset[1] + step[1], offset[2] + step[2]];
+        }
+        done += run;
+        x = 0;
+        y += 1;
+        if y == d.height {
+            y = 0;
+            b += 1;
         }
     }
 }
