@@ -48,7 +48,9 @@ pub enum Isa {
     Scalar = 0,
     /// x86-64 AVX2 with FMA3 (256-bit, 16 ymm registers).
     Avx2 = 1,
-    /// x86-64 AVX-512F (512-bit, 32 zmm registers, mask registers).
+    /// x86-64 AVX-512F with AVX-512VL (512-bit, 32 zmm registers, mask
+    /// registers; VL gives 256-bit operations all 32 registers too). Every
+    /// CPU with AVX-512F that pulp's `V4` token accepts has both.
     Avx512 = 2,
     /// AArch64 Advanced SIMD (128-bit, 32 q registers).
     Neon = 3,

@@ -12,12 +12,13 @@
 //! (48 would pad 64 channels to 96), and MR = 12 divides the driver's
 //! 240-row blocks, so full blocks have no ragged tile.
 //!
-//! The k loop is spill-free only in the shape written here; three details keep
-//! it so (check with `objdump -d` after a change: no `[rsp...]` operand in any
-//! loop of `vfmadd231ps`, for each of the 12 row-count instances):
+//! The k loop is spill-free only in the shape written here; four details keep
+//! it so (check after a change with `python3 scripts/fma_loop_spills.py`,
+//! which lists every innermost FMA loop of a binary that touches the stack):
 //! * the k-run closure is `#[inline(always)]`,
 //! * the epilogue gets a copy of the accumulators,
-//! * the k index counts up to 0 and is hidden from strength reduction.
+//! * the k index counts up to 0 and is hidden from strength reduction,
+//! * the half-wide (ymm) variant is compiled with AVX-512VL.
 
 use core::arch::x86_64::*;
 
@@ -46,7 +47,9 @@ fn tail_mask(len: usize) -> __mmask16 {
 /// `t.n <= V·16`; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize, const PREFETCH: bool>(t: &TileArgs) {
+unsafe fn tile<const MR: usize, const V: usize, const HALF: bool, const PANEL_V: usize, const PREFETCH: bool>(
+    t: &TileArgs,
+) {
     debug_assert_eq!(t.m, MR);
     let nr = PANEL_V * LANES;
     // SAFETY: the contract gives m >= 1 readable row pointers.
@@ -86,7 +89,13 @@ unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize, const PREF
                 for (v, b_v) in b.iter_mut().enumerate() {
                     // SAFETY: the panel row is in bounds and 64-byte aligned (64-byte
                     // aligned panel, rows of NR = V·16 floats).
-                    *b_v = unsafe { _mm512_load_ps(panel.add(v * LANES)) };
+                    *b_v = unsafe {
+                        if HALF && v == V - 1 {
+                            _mm512_zextps256_ps512(_mm256_load_ps(panel.add(v * LANES)))
+                        } else {
+                            _mm512_load_ps(panel.add(v * LANES))
+                        }
+                    };
                 }
                 if PREFETCH {
                     for v in 0..PANEL_V {
@@ -100,7 +109,16 @@ unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize, const PREF
                     // the row, inside the run: in bounds by the contract.
                     let a = _mm512_set1_ps(unsafe { *end.offset(i) });
                     for v in 0..V {
-                        acc_row[v] = _mm512_fmadd_ps(a, b[v], acc_row[v]);
+                        acc_row[v] = if HALF && v == V - 1 {
+                            let (a, b, c) = (
+                                _mm512_castps512_ps256(a),
+                                _mm512_castps512_ps256(b[v]),
+                                _mm512_castps512_ps256(acc_row[v]),
+                            );
+                            _mm512_zextps256_ps512(_mm256_fmadd_ps(a, b, c))
+                        } else {
+                            _mm512_fmadd_ps(a, b[v], acc_row[v])
+                        };
                     }
                 }
                 // SAFETY: stays within (or one past) the k·NR panel.
@@ -206,17 +224,46 @@ unsafe fn store_rows<const MR: usize, const V: usize, const ACCUMULATE: bool, co
 /// 12 x 32 AVX-512F kernel: 24 zmm accumulators.
 ///
 /// # Safety
-/// The [ABI contract](crate::abi) for `MR = 12`, `NR = 32`; the CPU has AVX-512F.
-#[target_feature(enable = "avx512f")]
+/// The [ABI contract](crate::abi) for `MR = 12`, `NR = 32`; the CPU has
+/// AVX-512F and AVX-512VL.
+#[target_feature(enable = "avx512f,avx512vl")]
 pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
-    // SAFETY: forwarded contract (m <= MR and n <= V·16 for each instance);
-    // the target features are enabled on this function.
+    // SAFETY: forwarded contract; each function below serves the column
+    // counts it is called with. The target features are enabled here.
     unsafe {
-        match (t.n <= LANES, super::streams_panel(t, 12, 32)) {
-            (false, false) => per_row_count!(t, tile::<_, 2, 2, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12),
-            (false, true) => per_row_count!(t, tile::<_, 2, 2, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12),
-            (true, false) => per_row_count!(t, tile::<_, 1, 2, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12),
-            (true, true) => per_row_count!(t, tile::<_, 1, 2, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12),
+        match t.n.div_ceil(LANES / 2) {
+            0..=2 => columns_12x32::<1, false>(t),
+            3 => columns_12x32::<2, true>(t),
+            _ => columns_12x32::<2, false>(t),
+        }
+    }
+}
+
+/// The 12x32 instances for one column class: `V` vectors, the last one half
+/// wide (a ymm) when `HALF`, for 17..=24 live columns. On Zen 4 a ymm FMA
+/// costs half a zmm one, so a 24-column layer (MobileNetV2's b2/b3
+/// projections) runs 18 FMA cycles per k step instead of 24: measured 80 to
+/// 94 GFLOP/s on b2.project. One function per class, so that each stays
+/// small enough for LLVM to inline its 24 tile instances (in one function it
+/// called them out of line).
+///
+/// AVX-512VL lets the ymm accumulators use all 32 registers. Without it
+/// (VEX encoding, 16 registers) one accumulator was spilled inside the k
+/// loop, and the layer ran at 70 or 94 GFLOP/s depending on where the stack
+/// fell (a store-to-load round trip per step, sometimes 4K-aliased).
+///
+/// # Safety
+/// The ABI contract for `MR = 12`, `NR = 32`, with `t.n` in the class; the
+/// CPU has AVX-512F and AVX-512VL.
+#[target_feature(enable = "avx512f,avx512vl")]
+#[inline(never)]
+unsafe fn columns_12x32<const V: usize, const HALF: bool>(t: &TileArgs) {
+    // SAFETY: forwarded contract (m <= MR for each instance).
+    unsafe {
+        if super::streams_panel(t, 12, 32) {
+            per_row_count!(t, tile::<_, V, HALF, 2, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+        } else {
+            per_row_count!(t, tile::<_, V, HALF, 2, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
         }
     }
 }
@@ -232,9 +279,9 @@ pub unsafe fn f32_pw_12x16__avx512f(t: &TileArgs) {
     // features are enabled on this function.
     unsafe {
         if super::streams_panel(t, 12, 16) {
-            per_row_count!(t, tile::<_, 1, 1, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+            per_row_count!(t, tile::<_, 1, false, 1, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
         } else {
-            per_row_count!(t, tile::<_, 1, 1, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+            per_row_count!(t, tile::<_, 1, false, 1, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
         }
     }
 }

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Lists the innermost loops of FMA instructions that touch the stack.
+
+A micro-kernel's k loop must keep its accumulators, panel vectors and row
+pointers in registers: a stack operand there is a spill, and costs a
+store-to-load round trip on every step. This reads `objdump -d` of a binary
+(default: the release CLI), finds every innermost backward-jump loop that
+contains a `vfmadd`/`fmla` instruction, and prints those with an `rsp`/`sp`
+operand. Exit status 1 when there is one.
+
+    cargo build --release && python3 scripts/fma_loop_spills.py [BINARY] [SYMBOL-SUBSTRING]
+"""
+import re
+import subprocess
+import sys
+
+binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/pointwise"
+symbol = sys.argv[2] if len(sys.argv) > 2 else "pointwise_kernels"
+text = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "-C", binary], capture_output=True, text=True, check=True).stdout
+
+functions = {}
+current = None
+for line in text.splitlines():
+    header = re.match(r"^[0-9a-f]+ <(.*)>:$", line)
+    if header:
+        current = header.group(1) if symbol in header.group(1) else None
+        if current:
+            functions[current] = []
+        continue
+    insn = re.match(r"\s*([0-9a-f]+):\s*(.*)", line)
+    if current and insn:
+        functions[current].append((int(insn.group(1), 16), insn.group(2)))
+
+clean = spilled = 0
+for name, insns in functions.items():
+    index = {address: i for i, (address, _) in enumerate(insns)}
+    loops = []
+    for i, (address, insn) in enumerate(insns):
+        jump = re.match(r"(j\w+|b\.\w+|b|cbn?z|tbn?z)\s+.*?([0-9a-f]+)\s*<", insn)
+        if jump and int(jump.group(2), 16) < address and int(jump.group(2), 16) in index:
+            loops.append((index[int(jump.group(2), 16)], i))
+    inner = [(s, e) for s, e in loops if not any(s <= s2 and e2 <= e and (s2, e2) != (s, e) for s2, e2 in loops)]
+    for s, e in inner:
+        body = [insn for _, insn in insns[s : e + 1]]
+        if not any("vfmadd" in b or "fmla" in b for b in body):
+            continue
+        stack = [b for b in body if re.search(r"%rsp|\[sp", b)]
+        if stack:
+            spilled += 1
+            print(f"{name} @ {insns[s][0]:x}: {len(body)} instructions, stack operands: {stack[:4]}")
+        else:
+            clean += 1
+print(f"innermost FMA loops: {clean} spill-free, {spilled} touching the stack")
+sys.exit(1 if spilled else 0)
