@@ -30,6 +30,7 @@ fn ukernels(c: &mut Criterion) {
             a_rows: a_rows.as_ptr(),
             a_k: Strides::CONTIGUOUS,
             b_panel: panel.as_ptr(),
+            b_panel_stride: 0, // one panel: n <= NR
             bias: core::ptr::null(),
             c_rows: c_rows.as_ptr(),
             c_cols: Strides::CONTIGUOUS,

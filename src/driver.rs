@@ -28,8 +28,6 @@ thread_local! {
 struct PanelView {
     b_panel: *const f32,
     bias: *const f32,
-    /// Columns of this panel that exist (`< nr` for the last panel).
-    n: usize,
     /// Output base plus the panel's channel offset (add a pixel offset).
     c_base: *mut f32,
     c_cols: Strides,
@@ -320,7 +318,6 @@ unsafe fn run_block(
         PanelView {
             b_panel: call.weights[panel_offset(k, n, nr, g, panel)..].as_ptr(),
             bias: call.bias.map_or(core::ptr::null(), |b| b[(g * pack::panels(n, nr) + panel) * nr..].as_ptr()),
-            n: nr.min(n - panel * nr),
             // SAFETY: the channel offset is within the validated output.
             c_base: unsafe { out.add(c_channel) },
             c_cols,
@@ -335,8 +332,13 @@ unsafe fn run_block(
     // (mobilenetv2.b2.expand, AVX-512, Zen 4).
     let mut c_rows = [core::ptr::null_mut::<f32>(); MAX_BLOCK_ROWS];
     let mut r_rows = [core::ptr::null::<f32>(); MAX_BLOCK_ROWS];
-    for panel in panels.clone() {
+    // A block of one pixel (the M = 1 layers: classifier, squeeze-excitation)
+    // hands all its panels to one kernel call, which can then run several
+    // panels' FMA chains side by side; other blocks go one panel at a time.
+    let panels_per_call = if count == 1 { panels.len().max(1) } else { 1 };
+    for panel in panels.clone().step_by(panels_per_call) {
         let v = view(panel);
+        let columns = ((panel + panels_per_call).min(panels.end) * nr).min(n) - panel * nr;
         for (row, off) in c_rows.iter_mut().zip(&offsets).take(count) {
             // SAFETY: pixel offsets are within the validated output.
             *row = unsafe { v.c_base.add(off[1]) };
@@ -349,11 +351,12 @@ unsafe fn run_block(
         }
         let mut args = TileArgs {
             m: mr,
-            n: v.n,
+            n: columns,
             k,
             a_rows: a_rows.as_ptr(),
             a_k,
             b_panel: v.b_panel,
+            b_panel_stride: pack::panel_stride(k, nr),
             bias: v.bias,
             c_rows: c_rows.as_ptr(),
             c_cols: v.c_cols,

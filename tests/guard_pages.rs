@@ -376,6 +376,7 @@ fn check_kernel_rows(
             a_rows: a_rows.as_ptr(),
             a_k,
             b_panel: panel.as_ptr(),
+            b_panel_stride: 0, // one panel: n <= NR
             bias: if seq.is_multiple_of(2) { bias.as_ptr() } else { core::ptr::null() },
             c_rows: c_rows.as_ptr(),
             c_cols,

@@ -251,6 +251,7 @@ fn kernels_on_exact_rows() {
                             a_rows: a_rows.as_ptr(),
                             a_k,
                             b_panel: panel.as_ptr(),
+                            b_panel_stride: 0, // one panel: n <= NR
                             bias: if case % 2 == 0 { bias.as_ptr() } else { core::ptr::null() },
                             c_rows: c_rows.as_ptr(),
                             c_cols,

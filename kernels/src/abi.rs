@@ -1,7 +1,7 @@
 //! The one micro-kernel ABI shared by every ISA.
 //!
-//! A micro-kernel computes one output tile of at most `MR` pixels (rows) by `NR`
-//! output channels (columns):
+//! A micro-kernel computes one output tile of at most `MR` pixels (rows) by `n`
+//! output channels (columns), `n` spanning one or more `NR`-wide panels:
 //!
 //! ```text
 //! C[i][j] = clamp( acc[i][j] (+ C[i][j] if accumulate) (+ bias[j]) (+ R[i][j]), min, max )
@@ -12,29 +12,37 @@
 //!   element `p` lies at `a_rows[i] + a_k.offset(p)`. The same kernel thus reads
 //!   NHWC (contiguous channels), NCHWc (channels in blocks of 8 or 16, the blocks
 //!   `H·W·c` apart) and NCHW (channels `H·W` apart) without copying.
-//! * **B** (weights) is a packed panel: `k` rows of exactly `NR` floats, row `p`
-//!   at `b_panel + p·NR`, columns `n..NR` zero. The panel is 64-byte aligned.
+//! * **B** (weights) is packed in panels of `NR` columns: panel `q` (columns
+//!   `q·NR..(q+1)·NR`) starts at `b_panel + q·b_panel_stride` and holds `k` rows
+//!   of exactly `NR` floats, row `p` at `+ p·NR`, columns past `n` zero. Every
+//!   panel is 64-byte aligned.
 //! * **C** (output) row `i` starts at `c_rows[i]`; column `j` lies at
 //!   `c_rows[i] + c_cols.offset(j)`.
 //! * **R** (residual), when `r_rows` is not null, is addressed like C through
 //!   `r_rows` and `r_cols`.
 //!
+//! Each output element is `bias[j]`, then one fused multiply-add per `p` in
+//! increasing order, then the epilogue, whatever the tile's `m` and `n` and
+//! whichever panel or row slot it is computed in: so results never depend on
+//! how a call is cut into tiles (and so on the thread count).
+//!
 //! # Contract
 //! The caller guarantees, and the kernel relies on, the following:
-//! * `1 <= m <= MR`, `1 <= n <= NR`, `k >= 0`. The CPU supports the kernel's ISA.
+//! * `1 <= m <= MR`, `n >= 1`, `k >= 0`. The CPU supports the kernel's ISA.
 //! * `a_rows[0..m]`, `c_rows[0..m]` and, when not null, `r_rows[0..m]` are readable.
 //! * Every address named above, for `i < m`, `j < n`, `p < k`, is in bounds of
 //!   one live allocation and properly aligned for `f32`.
-//! * `b_panel` holds `k·NR` floats and is 64-byte aligned; `bias`, when not null,
-//!   holds `NR` floats (columns `n..NR` may be anything).
+//! * Each of the `ceil(n / NR)` panels holds `k·NR` floats and is 64-byte
+//!   aligned; `bias`, when not null, holds `ceil(n / NR)·NR` floats (columns
+//!   past `n` may be anything).
 //! * No C element aliases an A, B, bias or R element that the kernel reads.
 //!
 //! The kernel guarantees:
 //! * It **reads** only `a_rows[0..m]`, `c_rows[0..m]`, `r_rows[0..m]`, the A and R
-//!   elements of rows `i < m`, columns `j < n`, depth `p < k`, the `k·NR` panel
-//!   floats, `NR` bias floats, and the C elements of the tile when `accumulate`
-//!   is set. Rows `m..MR` are never dereferenced: kernels clamp row pointers to
-//!   row `m - 1`, computing duplicate rows that are thrown away.
+//!   elements of rows `i < m`, columns `j < n`, depth `p < k`, the panels' floats,
+//!   the bias floats, and the C elements of the tile when `accumulate` is set.
+//!   Rows `m..MR` are never dereferenced: kernels clamp row pointers to row
+//!   `m - 1`, computing duplicate rows that are thrown away.
 //! * It **writes** exactly the C elements `(i, j)` with `i < m`, `j < n`, each
 //!   once, and nothing else: no padding column, no neighbouring channel, no row
 //!   beyond `m`.
@@ -164,7 +172,7 @@ impl Strides {
 pub struct TileArgs {
     /// Rows (pixels) to compute, `1..=MR`.
     pub m: usize,
-    /// Columns (output channels) to write, `1..=NR`.
+    /// Columns (output channels) to write, `>= 1`; past `NR`, the next panels.
     pub n: usize,
     /// Depth (input channels), `>= 0`.
     pub k: usize,
@@ -172,9 +180,11 @@ pub struct TileArgs {
     pub a_rows: *const *const f32,
     /// Where element `p` of an activation row lies.
     pub a_k: Strides,
-    /// Packed weights: `k` rows of `NR` floats, 64-byte aligned.
+    /// Packed weights: the first panel, `k` rows of `NR` floats, 64-byte aligned.
     pub b_panel: *const f32,
-    /// `NR` bias floats, or null for no bias.
+    /// Floats from the start of one panel to the next (read only when `n > NR`).
+    pub b_panel_stride: usize,
+    /// `ceil(n / NR)·NR` bias floats, or null for no bias.
     pub bias: *const f32,
     /// `m` pointers, one per output row.
     pub c_rows: *const *mut f32,
@@ -212,6 +222,71 @@ impl TileArgs {
             let residual = if self.r_rows.is_null() { core::ptr::null() } else { *self.r_rows.add(i) };
             (*self.c_rows.add(i), residual)
         }
+    }
+}
+
+/// Most rows a kernel may have (the tile table's build script checks it).
+pub const MAX_MR: usize = 16;
+
+/// The part of `t` that is its panel `q` (columns `q·nr..`, at most `nr` of
+/// them), as a tile of its own: `n <= nr`, the panel's weights and bias, and
+/// the row pointers of its first column, kept in `c_rows` and `r_rows`.
+///
+/// # Safety
+/// `t` satisfies the contract for panels of `nr` columns, and `q < ceil(n / nr)`.
+#[inline(always)]
+pub unsafe fn panel_tile(
+    t: &TileArgs,
+    nr: usize,
+    q: usize,
+    c_rows: &mut [*mut f32; MAX_MR],
+    r_rows: &mut [*const f32; MAX_MR],
+) -> TileArgs {
+    let first = q * nr;
+    let (c_skip, c_cols) = t.c_cols.advance(first);
+    let (r_skip, r_cols) = t.r_cols.advance(first);
+    for i in 0..t.m.min(MAX_MR) {
+        // SAFETY: i < m. The skips are the offsets of the blocks holding
+        // column `first`, inside the rows' allocations.
+        unsafe {
+            c_rows[i] = (*t.c_rows.add(i)).add(c_skip);
+            if !t.r_rows.is_null() {
+                r_rows[i] = (*t.r_rows.add(i)).add(r_skip);
+            }
+        }
+    }
+    TileArgs {
+        n: nr.min(t.n - first),
+        // SAFETY: panel q exists.
+        b_panel: unsafe { t.b_panel.add(q * t.b_panel_stride) },
+        // SAFETY: the bias holds ceil(n / nr)·nr floats.
+        bias: if t.bias.is_null() { t.bias } else { unsafe { t.bias.add(first) } },
+        c_rows: c_rows.as_ptr(),
+        c_cols,
+        r_rows: if t.r_rows.is_null() { t.r_rows } else { r_rows.as_ptr() },
+        r_cols,
+        ..*t
+    }
+}
+
+/// Runs `tile` on `t` when its columns fit one panel of `nr`, and otherwise
+/// once per panel, each as a tile of its own (see [`panel_tile`]). Kernels
+/// start with it, so that each instance only ever sees one panel.
+///
+/// # Safety
+/// `t` satisfies the contract for panels of `nr` columns; `tile` upholds it.
+#[inline(always)]
+pub unsafe fn for_each_panel(t: &TileArgs, nr: usize, mut tile: impl FnMut(&TileArgs)) {
+    if t.n <= nr {
+        tile(t);
+        return;
+    }
+    let mut c_rows = [core::ptr::null_mut(); MAX_MR];
+    let mut r_rows = [core::ptr::null(); MAX_MR];
+    for q in 0..t.n.div_ceil(nr) {
+        // SAFETY: q < ceil(n / nr); forwarded contract.
+        let panel = unsafe { panel_tile(t, nr, q, &mut c_rows, &mut r_rows) };
+        tile(&panel);
     }
 }
 

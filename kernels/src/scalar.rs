@@ -6,7 +6,7 @@
 //! `f32`, in increasing `p`, with a separate multiply and add (no FMA: a software
 //! `mul_add` would make the fallback many times slower).
 
-use crate::abi::{store_element, TileArgs};
+use crate::abi::{for_each_panel, store_element, TileArgs};
 
 /// Computes one tile of at most `MR x NR` under the [ABI contract](crate::abi).
 ///
@@ -14,6 +14,16 @@ use crate::abi::{store_element, TileArgs};
 /// The caller upholds the [ABI contract](crate::abi) for `MR` and `NR`.
 #[inline(never)]
 pub unsafe fn tile<const MR: usize, const NR: usize>(t: &TileArgs) {
+    // SAFETY: forwarded contract; `one_panel` gets tiles of one panel.
+    unsafe { for_each_panel(t, NR, |panel| one_panel::<MR, NR>(panel)) }
+}
+
+/// [`tile`] for columns that fit one panel (`n <= NR`).
+///
+/// # Safety
+/// The [ABI contract](crate::abi) for `MR` and `NR`, with `t.n <= NR`.
+#[inline(always)]
+unsafe fn one_panel<const MR: usize, const NR: usize>(t: &TileArgs) {
     let (m, n) = (t.m.min(MR), t.n.min(NR));
     let mut acc = [[0.0f32; NR]; MR];
     let mut rows = [core::ptr::null::<f32>(); MR];

@@ -2,9 +2,11 @@
 //! tile shape, on the very same packed panel, over every m, n and k remainder.
 //!
 //! Each case runs the kernel on a small GEMM (`m <= MR` rows, `n` up to
-//! `2·NR + 1` columns, so one or more panels with a ragged last one) and
-//! checks:
+//! `2·NR + 1` columns, `5·NR + 1` for one row, so one or more panels with a
+//! ragged last one) and checks:
 //! * every written element against the oracle, within a bound on f32 rounding;
+//! * the same bits from one call per panel and from one call for all columns
+//!   (kernel and oracle alike);
 //! * every other element of the output buffer (canaries before, between and
 //!   after the rows, padding columns of blocked layouts) is bit-identical to
 //!   its sentinel.
@@ -158,10 +160,13 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
     }
     let (lo, hi) = if v.clamp { (-0.25, 0.5) } else { (f32::NEG_INFINITY, f32::INFINITY) };
 
-    let run = |f: KernelFn| -> Vec<f32> {
+    // `whole`: one call for all `n` columns (the kernel walks the panels);
+    // otherwise one call per panel.
+    let run = |f: KernelFn, whole: bool| -> Vec<f32> {
         let mut c = c_init.clone();
         let c_base = c.as_mut_ptr();
-        for panel in 0..panels {
+        let calls = if whole { 1 } else { panels };
+        for panel in 0..calls {
             let first = panel * nr;
             // The panel's columns start at index `first` of each row.
             let (skip, panel_cols) = c_cols.advance(first);
@@ -170,11 +175,12 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
             let r_rows: Vec<*const f32> = (0..m).map(|i| r[3 + i * c_row_stride + skip..].as_ptr()).collect();
             let args = TileArgs {
                 m,
-                n: nr.min(n - first),
+                n: if whole { n } else { nr.min(n - first) },
                 k,
                 a_rows: a_rows.as_ptr(),
                 a_k,
                 b_panel: b[panel * panel_stride..].as_ptr(),
+                b_panel_stride: panel_stride,
                 bias: if v.bias { bias[first..].as_ptr() } else { core::ptr::null() },
                 c_rows: c_rows.as_ptr(),
                 c_cols: panel_cols,
@@ -190,8 +196,19 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
         }
         c
     };
-    let got = run(kernel.run);
-    let want = run(oracle);
+    // How a call is cut into panels must not change a single bit (the
+    // driver's cut depends on the thread count).
+    for (f, name) in [(kernel.run, kernel.name), (oracle, "its oracle")] {
+        let (per_panel, whole) = (run(f, false), run(f, true));
+        if let Some(at) = (0..c_len).find(|&at| per_panel[at].to_bits() != whole[at].to_bits()) {
+            return Err(format!(
+                "{}: {name}: m={m} n={n} k={k} {v:?}: element {at}: {} per panel, {} in one call",
+                kernel.name, per_panel[at], whole[at]
+            ));
+        }
+    }
+    let got = run(kernel.run, false);
+    let want = run(oracle, false);
 
     for (at, ((&g, &w), &is_written)) in got.iter().zip(&want).zip(&written).enumerate() {
         if !is_written {
@@ -212,14 +229,18 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
     Ok(())
 }
 
-/// Sweeps `kernel` over m in 1..=MR, n in 1..=2·NR+1, every depth of `depths`.
+/// Sweeps `kernel` over m in 1..=MR, n in 1..=2·NR+1 (5·NR+1 for m = 1),
+/// every depth of `depths`.
 /// The caller checks that the CPU supports the kernel's ISA.
 pub fn sweep(kernel: &Kernel, depths: &[usize]) -> Tally {
     let oracle = kernels::scalar_oracle(kernel.mr, kernel.nr).expect("every tile shape has an oracle");
     let mut tally = Tally::default();
     let mut case = 0;
     for m in 1..=kernel.mr {
-        for n in 1..=2 * kernel.nr + 1 {
+        // One-row tiles take more panels per call (the kernels' M = 1 path
+        // groups 4 panels): up to 5·NR + 1 columns.
+        let widest = if m == 1 { 5 * kernel.nr + 1 } else { 2 * kernel.nr + 1 };
+        for n in 1..=widest {
             for &k in depths {
                 tally.record(run_case(kernel, oracle, m, n, k, case));
                 case += 1;

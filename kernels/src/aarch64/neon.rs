@@ -25,7 +25,7 @@
 
 use core::arch::aarch64::*;
 
-use crate::abi::{clamped_rows, store_tile_elementwise, TileArgs};
+use crate::abi::{clamped_rows, for_each_panel, store_tile_elementwise, TileArgs};
 
 const LANES: usize = 4;
 
@@ -234,7 +234,7 @@ unsafe fn store(p: *mut f32, live: usize, x: float32x4_t) {
 #[inline]
 unsafe fn tile_8xn<const V: usize>(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance).
-    unsafe { per_row_count!(t, tile::<_, V>, [1, 2, 3, 4, 5, 6, 7], 8) }
+    unsafe { for_each_panel(t, V * LANES, |panel| per_row_count!(panel, tile::<_, V>, [1, 2, 3, 4, 5, 6, 7], 8)) }
 }
 
 /// 8 x 8 NEON kernel: 16 q accumulators, 4-wide A loads with lane FMAs.

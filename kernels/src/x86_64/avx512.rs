@@ -23,7 +23,8 @@
 use core::arch::x86_64::*;
 
 use crate::abi::{
-    bias_pair_bits, clamped_rows, plain_pairs, store_pairs, store_pairs_elementwise, store_tile_elementwise, TileArgs,
+    bias_pair_bits, clamped_rows, for_each_panel, panel_tile, plain_pairs, store_pairs, store_pairs_elementwise,
+    store_tile_elementwise, TileArgs, MAX_MR,
 };
 
 const LANES: usize = 16;
@@ -228,13 +229,99 @@ unsafe fn store_rows<const MR: usize, const V: usize, const ACCUMULATE: bool, co
 /// AVX-512F and AVX-512VL.
 #[target_feature(enable = "avx512f,avx512vl")]
 pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
+    // SAFETY: forwarded contract; the target features are enabled here.
+    unsafe {
+        if t.m == 1 {
+            gemv::<4, 2>(t, panel_12x32);
+        } else {
+            for_each_panel(t, 32, |panel| panel_12x32(panel));
+        }
+    }
+}
+
+/// One panel of [`f32_pw_12x32__avx512f`].
+///
+/// # Safety
+/// The ABI contract for `MR = 12`, `NR = 32`, with `t.n <= 32`; the CPU has
+/// AVX-512F and AVX-512VL.
+#[target_feature(enable = "avx512f,avx512vl")]
+unsafe fn panel_12x32(t: &TileArgs) {
     // SAFETY: forwarded contract; each function below serves the column
-    // counts it is called with. The target features are enabled here.
+    // counts it is called with.
     unsafe {
         match t.n.div_ceil(LANES / 2) {
             0..=2 => columns_12x32::<1, false>(t),
             3 => columns_12x32::<2, true>(t),
             _ => columns_12x32::<2, false>(t),
+        }
+    }
+}
+
+/// One row (M = 1: classifier, squeeze-excitation) across `P` panels of
+/// `V·16` columns at a time: the AVX-512 twin of the AVX2 `gemv`. A one-row
+/// tile has only `V` dependent FMA chains; `P` panels give `P·V`. Each column
+/// still gets its bias and then one FMA per depth in order, so the results are
+/// bitwise those of [`tile`]; panels left over go to `one_panel`.
+///
+/// # Safety
+/// The ABI contract for `NR = V·16`, with `t.m == 1`; `one_panel` upholds it
+/// for one panel; the CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn gemv<const P: usize, const V: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
+    let nr = V * LANES;
+    let panels = t.n.div_ceil(nr);
+    let mut c_rows = [[core::ptr::null_mut(); MAX_MR]; P];
+    let mut r_rows = [[core::ptr::null(); MAX_MR]; P];
+    let mut q = 0;
+    while q + P <= panels {
+        // SAFETY: panels q..q + P exist.
+        let tiles: [TileArgs; P] = core::array::from_fn(|i| unsafe {
+            panel_tile(t, nr, q + i, &mut *c_rows.as_mut_ptr().add(i), &mut *r_rows.as_mut_ptr().add(i))
+        });
+        let mut acc = [[_mm512_setzero_ps(); V]; P];
+        for (acc_panel, tile) in acc.iter_mut().zip(&tiles) {
+            if !tile.bias.is_null() {
+                for (v, acc_v) in acc_panel.iter_mut().enumerate() {
+                    // SAFETY: the panel's bias holds NR floats.
+                    *acc_v = unsafe { _mm512_loadu_ps(tile.bias.add(v * LANES)) };
+                }
+            }
+        }
+        let mut b: [*const f32; P] = core::array::from_fn(|i| tiles[i].b_panel);
+        // SAFETY: the contract gives one readable row pointer.
+        let row = unsafe { *t.a_rows };
+        t.a_k.for_each_run(
+            t.k,
+            #[inline(always)]
+            |_, offset, len| {
+                let mut sums = acc;
+                for p in 0..len {
+                    // SAFETY: element p of this run is in bounds by the contract.
+                    let a = _mm512_set1_ps(unsafe { *row.add(offset + p) });
+                    for (sums_panel, b_panel) in sums.iter_mut().zip(b.iter_mut()) {
+                        for (v, sum) in sums_panel.iter_mut().enumerate() {
+                            // SAFETY: the panel row is in bounds and 64-byte aligned.
+                            *sum = _mm512_fmadd_ps(a, unsafe { _mm512_load_ps(b_panel.add(v * LANES)) }, *sum);
+                        }
+                        // SAFETY: stays within (or one past) the panel.
+                        *b_panel = unsafe { b_panel.add(nr) };
+                    }
+                }
+                acc = sums;
+            },
+        );
+        for (tile, acc_panel) in tiles.iter().zip(acc) {
+            // SAFETY: the panel's tile satisfies the contract, with m = 1.
+            unsafe { store_tile::<1, V>(tile, [acc_panel]) };
+        }
+        q += P;
+    }
+    for q in q..panels {
+        // SAFETY: panel q exists; forwarded contract.
+        unsafe {
+            let tile = panel_tile(t, nr, q, &mut c_rows[0], &mut r_rows[0]);
+            one_panel(&tile);
         }
     }
 }
@@ -275,8 +362,24 @@ unsafe fn columns_12x32<const V: usize, const HALF: bool>(t: &TileArgs) {
 /// The [ABI contract](crate::abi) for `MR = 12`, `NR = 16`; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub unsafe fn f32_pw_12x16__avx512f(t: &TileArgs) {
-    // SAFETY: forwarded contract (m <= MR for each instance); the target
-    // features are enabled on this function.
+    // SAFETY: forwarded contract; the target features are enabled here.
+    unsafe {
+        if t.m == 1 {
+            gemv::<4, 1>(t, panel_12x16);
+        } else {
+            for_each_panel(t, 16, |panel| panel_12x16(panel));
+        }
+    }
+}
+
+/// One panel of [`f32_pw_12x16__avx512f`].
+///
+/// # Safety
+/// The ABI contract for `MR = 12`, `NR = 16`, with `t.n <= 16`; the CPU has
+/// AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn panel_12x16(t: &TileArgs) {
+    // SAFETY: forwarded contract (m <= MR for each instance).
     unsafe {
         if super::streams_panel(t, 12, 16) {
             per_row_count!(t, tile::<_, 1, false, 1, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
@@ -447,5 +550,5 @@ unsafe fn store_two_columns<const MR: usize>(t: &TileArgs, sums: __m512) {
 pub unsafe fn f32_pw_8x2__avx512f(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
-    unsafe { per_row_count!(t, dot_tile::<_>, [1, 2, 3, 4, 5, 6, 7], 8) }
+    unsafe { for_each_panel(t, 2, |panel| per_row_count!(panel, dot_tile::<_>, [1, 2, 3, 4, 5, 6, 7], 8)) }
 }
