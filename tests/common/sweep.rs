@@ -2,8 +2,8 @@
 //! tile shape, on the very same packed panel, over every m, n and k remainder.
 //!
 //! Each case runs the kernel on a small GEMM (`m <= MR` rows, `n` up to
-//! `2·NR + 1` columns, `5·NR + 1` for one row, so one or more panels with a
-//! ragged last one) and checks:
+//! `2·NR + 1` columns, and 4 to 5 panels for one row, so one or more panels
+//! with a ragged last one) and checks:
 //! * every written element against the oracle, within a bound on f32 rounding;
 //! * the same bits from one call per panel and from one call for all columns
 //!   (kernel and oracle alike);
@@ -199,6 +199,10 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
     // How a call is cut into panels must not change a single bit (the
     // driver's cut depends on the thread count).
     for (f, name) in [(kernel.run, kernel.name), (oracle, "its oracle")] {
+        if panels == 1 {
+            // One panel: the two ways are the same call.
+            break;
+        }
         let (per_panel, whole) = (run(f, false), run(f, true));
         if let Some(at) = (0..c_len).find(|&at| per_panel[at].to_bits() != whole[at].to_bits()) {
             return Err(format!(
@@ -229,18 +233,19 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
     Ok(())
 }
 
-/// Sweeps `kernel` over m in 1..=MR, n in 1..=2·NR+1 (5·NR+1 for m = 1),
-/// every depth of `depths`.
+/// Sweeps `kernel` over m in 1..=MR, n in 1..=2·NR+1 (and 4 to 5 panels for
+/// m = 1), every depth of `depths`.
 /// The caller checks that the CPU supports the kernel's ISA.
 pub fn sweep(kernel: &Kernel, depths: &[usize]) -> Tally {
     let oracle = kernels::scalar_oracle(kernel.mr, kernel.nr).expect("every tile shape has an oracle");
     let mut tally = Tally::default();
     let mut case = 0;
     for m in 1..=kernel.mr {
-        // One-row tiles take more panels per call (the kernels' M = 1 path
-        // groups 4 panels): up to 5·NR + 1 columns.
-        let widest = if m == 1 { 5 * kernel.nr + 1 } else { 2 * kernel.nr + 1 };
-        for n in 1..=widest {
+        // One-row tiles also get 4 and 5 panels (the kernels' M = 1 path
+        // groups 4 panels), whole and ragged.
+        let nr = kernel.nr;
+        let wide: &[usize] = if m == 1 { &[4 * nr, 4 * nr + 1, 5 * nr - 1, 5 * nr + 1] } else { &[] };
+        for n in (1..=2 * nr + 1).chain(wide.iter().copied()) {
             for &k in depths {
                 tally.record(run_case(kernel, oracle, m, n, k, case));
                 case += 1;

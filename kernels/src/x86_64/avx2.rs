@@ -112,26 +112,23 @@ unsafe fn store_tile<const MR: usize, const V: usize>(t: &TileArgs, acc: [[__m25
     }
     // SAFETY: forwarded.
     unsafe {
-        match (t.accumulate != 0, !t.r_rows.is_null()) {
-            (false, false) => store_rows::<MR, V, false, false>(t, acc),
-            (false, true) => store_rows::<MR, V, false, true>(t, acc),
-            (true, false) => store_rows::<MR, V, true, false>(t, acc),
-            (true, true) => store_rows::<MR, V, true, true>(t, acc),
+        if t.accumulate == 0 && t.r_rows.is_null() {
+            store_rows::<MR, V, true>(t, acc);
+        } else {
+            store_rows::<MR, V, false>(t, acc);
         }
     }
 }
 
-/// [`store_tile`] for vector-contiguous columns, with the accumulate and
-/// residual choices made at compile time.
+/// [`store_tile`] for vector-contiguous columns. `PLAIN` (no accumulate,
+/// no residual: the common case) is settled at compile time; otherwise the
+/// two are checked once per tile.
 ///
 /// # Safety
-/// As for [`store_tile`], with `t.vector_columns(8)`; `ACCUMULATE` is
-/// `t.accumulate != 0` and `RESIDUAL` is `!t.r_rows.is_null()`.
+/// As for [`store_tile`], with `t.vector_columns(8)`; `PLAIN` implies
+/// `t.accumulate == 0` and a null `t.r_rows`.
 #[inline(always)]
-unsafe fn store_rows<const MR: usize, const V: usize, const ACCUMULATE: bool, const RESIDUAL: bool>(
-    t: &TileArgs,
-    acc: [[__m256; V]; MR],
-) {
+unsafe fn store_rows<const MR: usize, const V: usize, const PLAIN: bool>(t: &TileArgs, acc: [[__m256; V]; MR]) {
     // SAFETY: the CPU has AVX2 (the caller's contract).
     let (lo, hi) = unsafe { (_mm256_set1_ps(t.clamp_min), _mm256_set1_ps(t.clamp_max)) };
     // Columns of each vector that exist: 8, fewer in the last one, 0 past n.
@@ -139,7 +136,8 @@ unsafe fn store_rows<const MR: usize, const V: usize, const ACCUMULATE: bool, co
     // SAFETY: the CPU has AVX2.
     let masks: [__m256i; V] = core::array::from_fn(|v| unsafe { tail_mask(live[v]) });
     let c_offsets: [usize; V] = core::array::from_fn(|v| t.c_cols.offset(v * LANES));
-    let r_offsets: [usize; V] = core::array::from_fn(|v| if RESIDUAL { t.r_cols.offset(v * LANES) } else { 0 });
+    let (accumulate, residual) = (!PLAIN && t.accumulate != 0, !PLAIN && !t.r_rows.is_null());
+    let r_offsets: [usize; V] = core::array::from_fn(|v| if residual { t.r_cols.offset(v * LANES) } else { 0 });
     for (i, acc_row) in acc.iter().enumerate() {
         // SAFETY: i < MR == m.
         let (c_row, r_row) = unsafe { t.rows(i) };
@@ -153,10 +151,10 @@ unsafe fn store_rows<const MR: usize, const V: usize, const ACCUMULATE: bool, co
             unsafe {
                 let c = c_row.add(c_offsets[v]);
                 let mut x = acc_row[v];
-                if ACCUMULATE {
+                if accumulate {
                     x = _mm256_add_ps(x, load(c, live[v], masks[v]));
                 }
-                if RESIDUAL {
+                if residual {
                     x = _mm256_add_ps(x, load(r_row.add(r_offsets[v]), live[v], masks[v]));
                 }
                 // max/min return their second operand when either is NaN: NaN survives.
@@ -237,6 +235,7 @@ pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
 /// The ABI contract for `MR = 6`, `NR = 16`, with `t.n <= 16`; the CPU has
 /// AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 unsafe fn panel_6x16(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR and n <= V·8 for each instance).
     unsafe {

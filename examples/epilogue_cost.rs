@@ -1,0 +1,51 @@
+//! What the fused epilogue costs: each large layer of the public suite run
+//! plain (no bias, no activation), with bias and ReLU, and with bias, residual
+//! and ReLU, sampled in turn in one process (`time_medians_interleaved`), on
+//! the ISA dispatch picks (or `POINTWISE_ISA`), one thread.
+//!
+//! `cargo run --release --example epilogue_cost`
+
+use std::time::Duration;
+
+use pointwise::measure::{fill, time_medians_interleaved};
+use pointwise::suite;
+use pointwise::{Activation, Tensor, TensorMut, WeightOrder};
+
+fn main() {
+    let layers = suite::parse(suite::PUBLIC_SUITE).unwrap();
+    let names = ["resnet50.s2.reduce", "resnet50.s3.expand", "resnet50.s4.expand", "mobilenetv2.b12.project"];
+    println!("layer, kernel: plain us | bias+relu us (cost) | bias+residual+relu us (cost)");
+    for layer in layers.iter().filter(|l| names.contains(&l.name.as_str())) {
+        let conv = layer.conv;
+        let k = conv.in_channels / conv.groups;
+        let weights = fill(conv.out_channels * k, 1);
+        let bias = fill(conv.out_channels, 2);
+        let input = fill(layer.input_desc().len().unwrap(), 3);
+        let residual = fill(layer.output_desc().len().unwrap(), 4);
+        let mut output = vec![0.0f32; layer.output_desc().len().unwrap()];
+        let plain = conv.pack(&weights, WeightOrder::OutIn, None).unwrap();
+        let relu = conv.with_activation(Activation::Relu).pack(&weights, WeightOrder::OutIn, Some(&bias)).unwrap();
+        let (in_desc, out_desc) = (layer.input_desc(), layer.output_desc());
+        let times = time_medians_interleaved(Duration::from_millis(1500), 3, |variant| {
+            let (input, output) = (Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc));
+            match variant {
+                0 => plain.run(input, output),
+                1 => relu.run(input, output),
+                _ => relu.run_residual(input, output, Tensor::new(&residual, out_desc)),
+            }
+            .unwrap();
+        });
+        let us = |t: Duration| t.as_secs_f64() * 1e6;
+        let cost = |t: Duration| 100.0 * (us(t) / us(times[0]) - 1.0);
+        println!(
+            "{}, {}: {:.1} | {:.1} ({:+.1}%) | {:.1} ({:+.1}%)",
+            layer.name,
+            plain.kernel().name,
+            us(times[0]),
+            us(times[1]),
+            cost(times[1]),
+            us(times[2]),
+            cost(times[2])
+        );
+    }
+}
