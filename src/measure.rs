@@ -28,11 +28,13 @@ pub fn time_median(budget: Duration, mut call: impl FnMut()) -> Duration {
 /// `v`), sampled in turn: a round of samples of each version, then again,
 /// about ten rounds within `budget`. On a shared machine a noisy neighbour
 /// then slows every version alike, so the ratio of two medians means
-/// something; timed one after the other, a burst of noise lands on one
-/// version only (1-thread against 2-thread medians swung up to 2x that way).
-/// A round starts with one untimed call, so that the wake-up of idle worker
-/// threads (slow in a virtual machine) is not in the samples: engines run
-/// layer after layer on a busy pool.
+/// something (the results table compares libraries this way). A round
+/// starts with one untimed call of its version.
+///
+/// Not for comparing thread counts: on this project's virtual machine the
+/// pool's workers went idle during each 1-thread round and came back slowly,
+/// and the 2-thread rounds ran at 0.7-0.9x of one thread (1.3-1.9x when
+/// timed back to back with [`time_median`]).
 ///
 /// Each sample batches enough calls of its version to last at least 20 µs;
 /// between 5 and 500 samples per version.

@@ -216,7 +216,8 @@ fn kernels_on_exact_rows() {
         let ms: Vec<usize> = if cfg!(miri) { vec![1, kernel.mr] } else { (1..=kernel.mr).collect() };
         let mut case = 0;
         for &m in &ms {
-            for n in [1, 2, kernel.nr / 2 + 1, kernel.nr - 1, kernel.nr] {
+            // The last: 5 panels, the kernels' M = 1 path takes 4 at once.
+            for n in [1, 2, kernel.nr / 2 + 1, kernel.nr - 1, kernel.nr, 4 * kernel.nr + 3] {
                 for &k in depths {
                     case += 1;
                     let a_k = [
@@ -233,11 +234,22 @@ fn kernels_on_exact_rows() {
                     let span = |s: &Strides, count: usize| if count == 0 { 0 } else { s.offset(count - 1) + 1 };
                     let a: Vec<Vec<f32>> = (0..m).map(|_| (0..span(&a_k, k)).map(|_| rng.f32()).collect()).collect();
                     let r: Vec<Vec<f32>> = (0..m).map(|_| (0..span(&c_cols, n)).map(|_| rng.f32()).collect()).collect();
+                    // Panels of k·NR floats, 64-byte aligned, exactly as long
+                    // as the last one needs.
+                    let (nr, panels) = (kernel.nr, n.div_ceil(kernel.nr));
+                    let panel_stride = (k * nr).next_multiple_of(16);
                     let panel = aligned_vec::AVec::<f32, aligned_vec::ConstAlign<64>>::from_iter(
                         0,
-                        (0..k * kernel.nr).map(|i| if i % kernel.nr < n { rng.f32() } else { 0.0 }),
+                        (0..(panels - 1) * panel_stride + k * nr).map(|i| {
+                            let (q, at) = (i / panel_stride, i % panel_stride);
+                            if at < k * nr && q * nr + at % nr < n {
+                                rng.f32()
+                            } else {
+                                0.0
+                            }
+                        }),
                     );
-                    let bias: Vec<f32> = (0..kernel.nr).map(|_| rng.f32()).collect();
+                    let bias: Vec<f32> = (0..panels * nr).map(|_| rng.f32()).collect();
                     let accumulate = case % 5 == 1;
                     let run = |f: pointwise::kernels::KernelFn| {
                         let mut c: Vec<Vec<f32>> = (0..m).map(|i| vec![0.5 + i as f32; span(&c_cols, n)]).collect();
@@ -251,7 +263,7 @@ fn kernels_on_exact_rows() {
                             a_rows: a_rows.as_ptr(),
                             a_k,
                             b_panel: panel.as_ptr(),
-                            b_panel_stride: 0, // one panel: n <= NR
+                            b_panel_stride: panel_stride,
                             bias: if case % 2 == 0 { bias.as_ptr() } else { core::ptr::null() },
                             c_rows: c_rows.as_ptr(),
                             c_cols,
@@ -262,9 +274,9 @@ fn kernels_on_exact_rows() {
                             accumulate: accumulate as u32,
                         };
                         // SAFETY: every row holds exactly the elements the
-                        // contract names for (m, n, k) and these strides; the
+                        // contract names for (m, n, k) and these strides; each
                         // panel holds k·NR floats, 64-byte aligned; bias holds
-                        // NR floats; the CPU supports the kernel's ISA.
+                        // ceil(n / NR)·NR floats; the CPU supports the kernel's ISA.
                         unsafe { f(&args) };
                         c
                     };
