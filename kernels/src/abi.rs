@@ -290,6 +290,44 @@ pub unsafe fn for_each_panel(t: &TileArgs, nr: usize, mut tile: impl FnMut(&Tile
     }
 }
 
+/// Walks a one-row tile (`m == 1`) whose columns span several panels, `P`
+/// panels at a time: `group` gets each full group of `P` panels, each as a
+/// tile of its own (see [`panel_tile`]), and `one_panel` each panel left
+/// over. A one-row tile has one dependent FMA chain per vector; a group lets
+/// a kernel run `P` panels' chains side by side.
+///
+/// # Safety
+/// `t` satisfies the contract for panels of `nr` columns, with `t.m == 1`;
+/// `group` and `one_panel` uphold it for the tiles they get.
+#[inline(always)]
+pub unsafe fn for_each_panel_group<const P: usize>(
+    t: &TileArgs,
+    nr: usize,
+    mut group: impl FnMut(&[TileArgs; P]),
+    mut one_panel: impl FnMut(&TileArgs),
+) {
+    let panels = t.n.div_ceil(nr);
+    let mut c_rows = [[core::ptr::null_mut(); MAX_MR]; P];
+    let mut r_rows = [[core::ptr::null(); MAX_MR]; P];
+    let mut q = 0;
+    while q + P <= panels {
+        let mut i = 0;
+        let tiles: [TileArgs; P] = core::array::from_fn(|_| {
+            // SAFETY: panel q + i exists; each tile keeps its own row arrays.
+            let tile = unsafe { panel_tile(t, nr, q + i, &mut c_rows[i], &mut r_rows[i]) };
+            i += 1;
+            tile
+        });
+        group(&tiles);
+        q += P;
+    }
+    for q in q..panels {
+        // SAFETY: panel q exists.
+        let tile = unsafe { panel_tile(t, nr, q, &mut c_rows[0], &mut r_rows[0]) };
+        one_panel(&tile);
+    }
+}
+
 /// The element-wise epilogue of a whole tile, for layouts whose columns are
 /// not vector-contiguous (NCHW output, 8-channel blocks under 16-lane
 /// vectors): each row's accumulators (bias included) go through

@@ -7,8 +7,8 @@
 use core::arch::x86_64::*;
 
 use crate::abi::{
-    bias_pair_bits, clamped_rows, for_each_panel, panel_tile, plain_pairs, store_pairs, store_pairs_elementwise,
-    store_tile_elementwise, TileArgs, MAX_MR,
+    bias_pair_bits, clamped_rows, for_each_panel, for_each_panel_group, plain_pairs, store_pairs,
+    store_pairs_elementwise, store_tile_elementwise, TileArgs,
 };
 
 const LANES: usize = 8;
@@ -261,18 +261,9 @@ unsafe fn panel_6x16(t: &TileArgs) {
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn gemv<const P: usize, const V: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
-    let nr = V * LANES;
-    let panels = t.n.div_ceil(nr);
-    let mut c_rows = [[core::ptr::null_mut(); MAX_MR]; P];
-    let mut r_rows = [[core::ptr::null(); MAX_MR]; P];
-    let mut q = 0;
-    while q + P <= panels {
-        // SAFETY: panels q..q + P exist.
-        let tiles: [TileArgs; P] = core::array::from_fn(|i| unsafe {
-            panel_tile(t, nr, q + i, &mut *c_rows.as_mut_ptr().add(i), &mut *r_rows.as_mut_ptr().add(i))
-        });
+    let group = |tiles: &[TileArgs; P]| {
         let mut acc = [[_mm256_setzero_ps(); V]; P];
-        for (acc_panel, tile) in acc.iter_mut().zip(&tiles) {
+        for (acc_panel, tile) in acc.iter_mut().zip(tiles) {
             if !tile.bias.is_null() {
                 for (v, acc_v) in acc_panel.iter_mut().enumerate() {
                     // SAFETY: the panel's bias holds NR floats.
@@ -293,11 +284,11 @@ unsafe fn gemv<const P: usize, const V: usize>(t: &TileArgs, one_panel: unsafe f
                     let a = unsafe { _mm256_broadcast_ss(&*row.add(offset + p)) };
                     for (sums_panel, b_panel) in sums.iter_mut().zip(b.iter_mut()) {
                         for (v, sum) in sums_panel.iter_mut().enumerate() {
-                            // SAFETY: the panel row is in bounds and 32-byte aligned.
+                            // SAFETY: the panel row is in bounds and aligned.
                             *sum = _mm256_fmadd_ps(a, unsafe { _mm256_load_ps(b_panel.add(v * LANES)) }, *sum);
                         }
                         // SAFETY: stays within (or one past) the panel.
-                        *b_panel = unsafe { b_panel.add(nr) };
+                        *b_panel = unsafe { b_panel.add(V * LANES) };
                     }
                 }
                 acc = sums;
@@ -307,15 +298,9 @@ unsafe fn gemv<const P: usize, const V: usize>(t: &TileArgs, one_panel: unsafe f
             // SAFETY: the panel's tile satisfies the contract, with m = 1.
             unsafe { store_tile::<1, V>(tile, [acc_panel]) };
         }
-        q += P;
-    }
-    for q in q..panels {
-        // SAFETY: panel q exists; forwarded contract.
-        unsafe {
-            let tile = panel_tile(t, nr, q, &mut c_rows[0], &mut r_rows[0]);
-            one_panel(&tile);
-        }
-    }
+    };
+    // SAFETY: forwarded contract; `one_panel` upholds it for one panel.
+    unsafe { for_each_panel_group::<P>(t, V * LANES, group, |tile| one_panel(tile)) };
 }
 
 /// 8 x 8 AVX2+FMA kernel, the narrow companion for layers with at most 8
