@@ -234,7 +234,8 @@ fn pixel_offsets(call: &Call<'_>, first: usize, count: usize, offsets: &mut [[us
     let step = [call.input.2.pixel * sx, call.out_geometry.pixel, residual.map_or(0, |r| r.pixel)];
     let (mut b, mut y, mut x) = (first / plane, (first % plane) / d.width, first % d.width);
     // One output row at a time; within it, each offset is the previous one
-    // plus a step (a multiplication per pixel took 1/8 of mobilenetv2.b1.project).
+    // plus a step: the multiplications per pixel cost mobilenetv2.b1.project
+    // about 8% (85 to 92 GFLOP/s without them, AVX-512, Zen 4).
     let mut done = 0;
     while done < count {
         let at = row_start(b, y);
