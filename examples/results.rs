@@ -63,16 +63,22 @@ fn main() {
     );
     // The ISA dispatch picks, and AVX2 beside it when that is another one
     // (the issue this table answers is about AVX2 speed).
-    let second = (isa != Isa::Avx2 && dispatch::is_available(Isa::Avx2)).then_some(Isa::Avx2);
-    let second_header = second.map_or(String::new(), |s| format!(" pointwise {} |", s.name()));
-    let second_ratio = second.map_or(String::new(), |s| format!(" {} vs XNNPACK |", s.name()));
-    let second_rule = if second.is_some() { "---:|" } else { "" };
+    let mut isas = vec![isa];
+    if isa != Isa::Avx2 && dispatch::is_available(Isa::Avx2) {
+        isas.push(Isa::Avx2);
+    }
+    let others = &isas[1..];
+    let cells = |f: &dyn Fn(Isa) -> String| others.iter().map(|&o| f(o)).collect::<String>();
     println!(
-        "| layer | pointwise {} | % peak |{second_header} gemm 0.19 | matrixmultiply | XNNPACK | vs gemm | vs XNNPACK |{second_ratio}",
-        isa.name()
+        "| layer | pointwise {} | % peak |{} gemm 0.19 | matrixmultiply | XNNPACK | vs gemm | vs XNNPACK |{}",
+        isa.name(),
+        cells(&|o| format!(" pointwise {} |", o.name())),
+        cells(&|o| format!(" {} vs XNNPACK |", o.name()))
     );
-    println!("|---|---:|---:|{second_rule}---:|---:|---:|---:|---:|{second_rule}");
-    let (mut log_gemm, mut log_xnn, mut log_second, mut n_xnn) = (0.0f64, 0.0f64, 0.0f64, 0usize);
+    println!("|---|---:|---:|{0}---:|---:|---:|---:|---:|{0}", cells(&|_| "---:|".into()));
+    let mut log_gemm = 0.0f64;
+    // Per ISA: the sum of log(pointwise / XNNPACK), over the layers XNNPACK ran.
+    let (mut log_xnn, mut n_xnn) = (vec![0.0f64; isas.len()], 0usize);
     let layers = suite::parse(suite::PUBLIC_SUITE).unwrap();
     for layer in &layers {
         let conv = layer.conv;
@@ -81,49 +87,49 @@ fn main() {
         let bias = fill(conv.out_channels, 2);
         let input = fill(layer.input_desc().len().unwrap(), 3);
         let mut output = vec![0.0f32; layer.output_desc().len().unwrap()];
-        let packed = conv.pack_for(isa, &weights, WeightOrder::OutIn, Some(&bias)).unwrap();
-        let packed_second = second.map(|s| conv.pack_for(s, &weights, WeightOrder::OutIn, Some(&bias)).unwrap());
+        let packed: Vec<_> =
+            isas.iter().map(|&i| conv.pack_for(i, &weights, WeightOrder::OutIn, Some(&bias)).unwrap()).collect();
         let mut problem = peers::GemmProblem::new(layer, &input, &weights);
-        // Sampled in turn, so that a noisy neighbour slows every library alike.
-        let times = time_medians_interleaved(BUDGET * 4, 4, |variant| match variant {
-            0 | 1 => {
-                let p = if variant == 0 { Some(&packed) } else { packed_second.as_ref() };
-                if let Some(p) = p {
-                    p.run(Tensor::new(&input, layer.input_desc()), TensorMut::new(&mut output, layer.output_desc()))
-                        .unwrap();
-                }
+        // Sampled in turn, so that a noisy neighbour slows every library alike:
+        // pointwise per ISA, then gemm, then matrixmultiply.
+        let times = time_medians_interleaved(BUDGET * (isas.len() as u32 + 2), isas.len() + 2, |variant| {
+            if let Some(p) = packed.get(variant) {
+                p.run(Tensor::new(&input, layer.input_desc()), TensorMut::new(&mut output, layer.output_desc()))
+                    .unwrap();
+            } else if variant == isas.len() {
+                problem.run_gemm(&mut output);
+            } else {
+                problem.run_matrixmultiply(&mut output);
             }
-            2 => problem.run_gemm(&mut output),
-            _ => problem.run_matrixmultiply(&mut output),
         });
-        let (ours, ours_second, gemm, mm) =
-            (gflops(layer, times[0]), gflops(layer, times[1]), gflops(layer, times[2]), gflops(layer, times[3]));
+        let speeds: Vec<f64> = times.iter().map(|&t| gflops(layer, t)).collect();
+        let (ours, gemm, mm) = (speeds[0], speeds[isas.len()], speeds[isas.len() + 1]);
         log_gemm += (ours / gemm).ln();
         let xnn = xnnpack.get(&layer.name).copied();
-        let (xnn_cell, xnn_ratio, second_ratio_cell) = match xnn {
-            Some(x) => {
-                log_xnn += (ours / x).ln();
-                log_second += (ours_second / x).ln();
-                n_xnn += 1;
-                (format!("{x:.1}"), format!("{:.2}x", ours / x), format!(" {:.2}x |", ours_second / x))
+        if let Some(x) = xnn {
+            for (log, speed) in log_xnn.iter_mut().zip(&speeds) {
+                *log += (speed / x).ln();
             }
-            None => ("n/a".into(), "n/a".into(), " n/a |".into()),
-        };
-        let second_cell = if second.is_some() { format!(" {ours_second:.1} |") } else { String::new() };
-        let second_ratio_cell = if second.is_some() { second_ratio_cell } else { String::new() };
+            n_xnn += 1;
+        }
+        let vs_xnn = |speed: f64| xnn.map_or("n/a".to_string(), |x| format!("{:.2}x", speed / x));
         println!(
-            "| {} | {ours:.1} | {:.0}% |{second_cell} {gemm:.1} | {mm:.1} | {xnn_cell} | {:.2}x | {xnn_ratio} |{second_ratio_cell}",
+            "| {} | {ours:.1} | {:.0}% |{} {gemm:.1} | {mm:.1} | {} | {:.2}x | {} |{}",
             layer.name,
             100.0 * ours / peak,
+            speeds[1..isas.len()].iter().map(|s| format!(" {s:.1} |")).collect::<String>(),
+            xnn.map_or("n/a".to_string(), |x| format!("{x:.1}")),
             ours / gemm,
+            vs_xnn(ours),
+            speeds[1..isas.len()].iter().map(|&s| format!(" {} |", vs_xnn(s))).collect::<String>(),
         );
     }
     let geo = |log: f64, n: usize| if n == 0 { "n/a".to_string() } else { format!("{:.2}x", (log / n as f64).exp()) };
-    let (blank, second_geo) =
-        if second.is_some() { (" |", format!(" **{}** |", geo(log_second, n_xnn))) } else { ("", String::new()) };
     println!(
-        "| **geometric mean** | | |{blank} | | | **{}** | **{}** |{second_geo}",
+        "| **geometric mean** | | |{} | | | **{}** | **{}** |{}",
+        cells(&|_| " |".into()),
         geo(log_gemm, layers.len()),
-        geo(log_xnn, n_xnn)
+        geo(log_xnn[0], n_xnn),
+        log_xnn[1..].iter().map(|&l| format!(" **{}** |", geo(l, n_xnn))).collect::<String>()
     );
 }

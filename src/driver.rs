@@ -379,8 +379,9 @@ unsafe fn run_block(
             }
             // SAFETY: the pointers above satisfy the ABI contract for this
             // kernel (validated shapes, rows tile..tile + m of the block,
-            // 64-byte aligned panels of k·nr floats, nr bias floats), and the
-            // kernel's ISA was checked when packing.
+            // 64-byte aligned panels of k·nr floats `panel_stride` apart, nr
+            // bias floats per panel), and the kernel's ISA was checked when
+            // packing.
             unsafe { (kernel.run)(&args) };
         }
     }

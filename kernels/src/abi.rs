@@ -279,11 +279,21 @@ pub unsafe fn panel_tile(
 pub unsafe fn for_each_panel(t: &TileArgs, nr: usize, mut tile: impl FnMut(&TileArgs)) {
     if t.n <= nr {
         tile(t);
-        return;
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { each_panel_from(t, nr, 0, tile) };
     }
+}
+
+/// Runs `tile` on panels `first..` of `t`, each as a tile of its own.
+///
+/// # Safety
+/// `t` satisfies the contract for panels of `nr` columns; `tile` upholds it.
+#[inline(always)]
+unsafe fn each_panel_from(t: &TileArgs, nr: usize, first: usize, mut tile: impl FnMut(&TileArgs)) {
     let mut c_rows = [core::ptr::null_mut(); MAX_MR];
     let mut r_rows = [core::ptr::null(); MAX_MR];
-    for q in 0..t.n.div_ceil(nr) {
+    for q in first..t.n.div_ceil(nr) {
         // SAFETY: q < ceil(n / nr); forwarded contract.
         let panel = unsafe { panel_tile(t, nr, q, &mut c_rows, &mut r_rows) };
         tile(&panel);
@@ -304,7 +314,7 @@ pub unsafe fn for_each_panel_group<const P: usize>(
     t: &TileArgs,
     nr: usize,
     mut group: impl FnMut(&[TileArgs; P]),
-    mut one_panel: impl FnMut(&TileArgs),
+    one_panel: impl FnMut(&TileArgs),
 ) {
     let panels = t.n.div_ceil(nr);
     let mut c_rows = [[core::ptr::null_mut(); MAX_MR]; P];
@@ -321,11 +331,8 @@ pub unsafe fn for_each_panel_group<const P: usize>(
         group(&tiles);
         q += P;
     }
-    for q in q..panels {
-        // SAFETY: panel q exists.
-        let tile = unsafe { panel_tile(t, nr, q, &mut c_rows[0], &mut r_rows[0]) };
-        one_panel(&tile);
-    }
+    // SAFETY: forwarded contract.
+    unsafe { each_panel_from(t, nr, q, one_panel) };
 }
 
 /// The element-wise epilogue of a whole tile, for layouts whose columns are

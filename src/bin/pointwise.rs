@@ -104,23 +104,22 @@ fn measure(layer: &Layer, isa: Isa, layout: Layout, thread_counts: &[usize]) -> 
     // 2-thread calls ran at 0.7-0.9x of one thread on this project's virtual
     // machine, against 1.3-1.9x back to back: the pool's workers went idle
     // during each 1-thread round and came back slowly.)
-    let options: Vec<RunOptions> = thread_counts
+    let medians = thread_counts
         .iter()
-        .map(|&n| RunOptions {
-            threads: if n == 1 { Threads::Single } else { Threads::Rayon(n) },
-            ..Default::default()
+        .map(|&n| {
+            let options =
+                RunOptions { threads: if n == 1 { Threads::Single } else { Threads::Rayon(n) }, ..Default::default() };
+            let median = measure::time_median(Duration::from_millis(200), || {
+                let _ = packed.run_with(
+                    Tensor::new(&input, in_desc),
+                    TensorMut::new(&mut output, out_desc),
+                    None,
+                    &options,
+                );
+            });
+            (n, median)
         })
         .collect();
-    let times: Vec<Duration> = options
-        .iter()
-        .map(|options| {
-            measure::time_median(Duration::from_millis(200), || {
-                let _ =
-                    packed.run_with(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), None, options);
-            })
-        })
-        .collect();
-    let medians = thread_counts.iter().copied().zip(times).collect();
     Ok(Measured { medians, max_abs_err, max_rel_err: max_abs_err / scale, kernel: info.kernel, isa: info.isa })
 }
 

@@ -55,10 +55,10 @@ unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize>(t: &TileAr
 
     let mut panel = t.b_panel;
     t.a_k.for_each_run(t.k, |_, offset, len| {
-        // The epilogue indexes `acc` by the runtime row count, so `acc` lives in
-        // memory; this copy is indexed by constants only and stays in registers
-        // for the whole run (otherwise every run of a blocked layout would load
-        // and store all accumulators around each k step).
+        // A copy of the accumulators per run, indexed by constants only, stays
+        // in registers for the whole run (the closure sees `acc` by reference,
+        // and every run of a blocked layout would otherwise load and store all
+        // accumulators around each k step).
         let mut sums = acc;
         for p in 0..len {
             let mut b = [_mm256_setzero_ps(); V];
