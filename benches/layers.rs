@@ -12,9 +12,9 @@ mod peers;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use pointwise::suite::{self, Layer};
 use pointwise::{RunOptions, Tensor, TensorMut, Threads, WeightOrder};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-fn bench_layer(c: &mut Criterion, layer: &Layer) {
+fn bench_layer(c: &mut Criterion, layer: &Layer, pool: &rayon::ThreadPool) {
     let conv = layer.conv;
     let k = layer.gemm_shape()[1];
     let weights = common::fill(conv.out_channels * k, 1);
@@ -28,7 +28,7 @@ fn bench_layer(c: &mut Criterion, layer: &Layer) {
     group.throughput(Throughput::Elements(layer.flops() as u64));
     // 1 thread for every ISA, and all of rayon's threads (side by side) for the
     // default one.
-    let threads = rayon::current_num_threads();
+    let threads = pool.current_num_threads();
     let default_isa = pointwise::dispatch::default_isa().unwrap();
     for isa in common::isas_to_bench() {
         let packed = conv.pack_for(isa, &weights, WeightOrder::OutIn, Some(&bias)).unwrap();
@@ -38,11 +38,24 @@ fn bench_layer(c: &mut Criterion, layer: &Layer) {
                 threads: if n == 1 { Threads::Single } else { Threads::Rayon(n) },
                 ..RunOptions::default()
             };
+            // Timed on a thread of the pool, as an engine that runs its layers
+            // on one pool calls the library.
             group.bench_function(BenchmarkId::new(format!("pointwise-{}", isa.name()), format!("{n}-thread")), |b| {
-                b.iter(|| {
-                    packed
-                        .run_with(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), None, &options)
-                        .unwrap()
+                b.iter_custom(|iterations| {
+                    pool.install(|| {
+                        let start = Instant::now();
+                        for _ in 0..iterations {
+                            packed
+                                .run_with(
+                                    Tensor::new(&input, in_desc),
+                                    TensorMut::new(&mut output, out_desc),
+                                    None,
+                                    &options,
+                                )
+                                .unwrap();
+                        }
+                        start.elapsed()
+                    })
                 })
             });
         }
@@ -58,8 +71,9 @@ fn bench_layer(c: &mut Criterion, layer: &Layer) {
 
 fn layers(c: &mut Criterion) {
     common::print_peak();
+    let pool = rayon::ThreadPoolBuilder::new().build().unwrap();
     for layer in suite::parse(suite::PUBLIC_SUITE).unwrap() {
-        bench_layer(c, &layer);
+        bench_layer(c, &layer, &pool);
     }
 }
 

@@ -308,7 +308,7 @@ impl PackedConv {
         };
         let plan = Plan::new(call, output.data, threads);
         if threads > 1 && plan.task_count() > 1 {
-            plan.run_parallel();
+            plan.run_parallel(threads);
         } else {
             plan.run_all();
         }

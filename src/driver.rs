@@ -127,6 +127,14 @@ const TILE_COST: usize = 64;
 /// The fixed cost of one task (pixel offsets, row pointers, claiming it), in
 /// the same units.
 const TASK_COST: usize = 1024;
+/// Threads claim tasks as they go ([`crate::Plan`]), so a thread that the
+/// machine slows down holds the others up by part of one task at the end,
+/// not by its whole share: the cut is scored with that lag, a fraction of a
+/// task (1 / `LAG_SHARE`). Scored without it, resnet50.s4.reduce and
+/// s4.downsample were cut into one task per thread and ran at 1.4-1.5x on
+/// two threads in runs where the cut chosen with it ran at 1.9-2.1x; 1/4 did
+/// better than 1/2 on the small MobileNetV2 layers (CLI, Zen 4 VM).
+const LAG_SHARE: usize = 4;
 
 impl Schedule {
     /// The cut with the shortest estimated makespan on `threads` threads.
@@ -173,14 +181,14 @@ impl Schedule {
         }
         let k = call.k().max(1);
         let mut best = (usize::MAX, cut(min_blocks, 1, true));
-        for row_blocks in min_blocks..=(min_blocks + 2 * threads).min(tiles) {
-            for panel_chunks in 1..=(2 * threads).min(panels) {
+        for row_blocks in min_blocks..=(min_blocks + 4 * threads).min(tiles) {
+            for panel_chunks in 1..=(4 * threads).min(panels) {
                 for whole_tiles in [true, false] {
                     let s = cut(row_blocks, panel_chunks, whole_tiles);
                     // The first block and chunk are the largest.
                     let rows = s.rows_per_block.min(pixels);
                     let task_cost = s.panels_per_chunk * (rows * k + rows.div_ceil(mr) * TILE_COST) + TASK_COST;
-                    let makespan = s.task_count().div_ceil(threads) * task_cost;
+                    let makespan = s.task_count().div_ceil(threads) * task_cost + task_cost / LAG_SHARE;
                     if makespan < best.0 {
                         best = (makespan, s);
                     }

@@ -34,6 +34,19 @@ pub fn measure_gflops(isa: Isa) -> Result<f64> {
     Ok(best)
 }
 
+/// Runs `iterations` rounds of the register-only FMA chains that
+/// [`measure_gflops`] times (`iterations · 2 · lanes · CHAINS` FLOPs), and
+/// returns their sum so that the work cannot be optimised away. Timed on one
+/// thread and then on several at once, it shows how many cores the machine
+/// really gives at that moment: the CLI prints it beside each thread speed-up.
+///
+/// # Errors
+/// `isa` is not compiled in or not supported by this CPU.
+pub fn fma_burst(isa: Isa, iterations: usize) -> Result<f32> {
+    dispatch::check(isa)?;
+    Ok(probe(isa, iterations))
+}
+
 fn probe(isa: Isa, iterations: usize) -> f32 {
     match isa {
         #[cfg(pw_avx2)]

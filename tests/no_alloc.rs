@@ -1,11 +1,12 @@
 //! Calls do no heap allocation in the steady state: a counting global
 //! allocator watches single-threaded calls and the task API, on NHWC and on
-//! planar input with blocked output.
+//! planar input with blocked output, and two-thread calls made from a thread
+//! of a rayon pool.
 
 use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use pointwise::{Activation, Conv1x1, Layout, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder};
+use pointwise::{Activation, Conv1x1, Layout, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder};
 
 struct Counting;
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
@@ -57,4 +58,27 @@ fn calls_do_not_allocate() {
         }
         assert_eq!(ALLOCATIONS.load(Ordering::SeqCst) - before, 0, "a call allocated");
     }
+
+    // Large enough to be cut into tasks for two threads. Called from a thread
+    // of the pool, as an engine that runs on one pool does (from outside any
+    // pool, rayon itself allocates a job record per helping thread).
+    let conv = Conv1x1::new(64, 64);
+    let packed = conv.pack(&vec![0.1; 64 * 64], WeightOrder::OutIn, None).unwrap();
+    let desc = TensorDesc::nhwc(1, 32, 32, 64);
+    let input = vec![1.0; desc.len().unwrap()];
+    let mut output = vec![0.0; desc.len().unwrap()];
+    let options = RunOptions { threads: Threads::Rayon(2), ..RunOptions::default() };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let allocated = pool.install(|| {
+        let mut before = 0;
+        for call in 0..20 {
+            if call == 1 {
+                before = ALLOCATIONS.load(Ordering::SeqCst);
+            }
+            packed.run_with(Tensor::new(&input, desc), TensorMut::new(&mut output, desc), None, &options).unwrap();
+        }
+        ALLOCATIONS.load(Ordering::SeqCst) - before
+    });
+    assert_eq!(allocated, 0, "a two-thread call from inside the pool allocated");
+    assert!((output[0] - 6.4).abs() < 1e-4);
 }

@@ -58,12 +58,17 @@ fn results_are_bitwise_identical_for_every_thread_count() {
         let (packed, input) = setup(&layer, Activation::Silu);
         let single = run(&packed, &layer, &input, Threads::Single);
         for threads in [Threads::Rayon(2), Threads::Rayon(3), Threads::Rayon(0)] {
-            let parallel = pool.install(|| run(&packed, &layer, &input, threads));
-            assert!(
-                single.iter().zip(&parallel).all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{}: {threads:?} differs from one thread",
-                layer.name
-            );
+            // From a thread of the pool, and from outside any pool (the caller
+            // then takes part through a rayon scope).
+            let inside = pool.install(|| run(&packed, &layer, &input, threads));
+            let outside = run(&packed, &layer, &input, threads);
+            for (parallel, from) in [(inside, "inside"), (outside, "outside")] {
+                assert!(
+                    single.iter().zip(&parallel).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{}: {threads:?} called from {from} the pool differs from one thread",
+                    layer.name
+                );
+            }
         }
     }
 }

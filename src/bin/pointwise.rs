@@ -2,13 +2,16 @@
 //! and error.
 //!
 //! ```text
-//! cargo run --release -- [--layers FILE] [--isa NAME] [--csv]
+//! cargo run --release -- [--layers FILE] [--isa NAME] [--threads N] [--csv]
 //! ```
 //!
 //! For each layer: the kernel that ran, the median time, GFLOP/s, the share of
 //! the single-core f32 FMA peak measured at start-up, and the error against the
-//! scalar oracle (same packed weights layout, plain f32 loops). Exits non-zero
-//! when a layer fails or its error exceeds the bound `1e-5 · sqrt(K)`.
+//! scalar oracle (same packed weights layout, plain f32 loops). With
+//! `--threads N`, the N-thread figures too, the speed-up, and `cores`: the
+//! speed-up of a register-only FMA burst timed in the same rounds, which shows
+//! whether the machine really gave N cores meanwhile. Exits non-zero when a
+//! layer fails or its error exceeds the bound `1e-5 · sqrt(K)`.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -32,7 +35,9 @@ const USAGE: &str = "usage: pointwise [--layers FILE] [--isa scalar|avx2|avx512|
 
 Runs each layer (default: the embedded public suite) on 1 thread, and on N
 threads too when --threads N > 1, and reports median time, GFLOP/s, share of
-the measured single-core FMA peak, and the error against the scalar oracle.";
+the measured single-core FMA peak, and the error against the scalar oracle.
+With N > 1, `cores` is the N-thread speed-up of an FMA burst timed in the same
+rounds: how many cores the machine gave while the layer was timed.";
 
 fn parse_args() -> Result<Options, String> {
     let mut options = Options { layers: None, isa: None, csv: false, threads: 1, layout: Layout::Nhwc };
@@ -65,16 +70,67 @@ fn parse_args() -> Result<Options, String> {
     Ok(options)
 }
 
+/// FMA rounds of one burst of the machine check: about 60 µs at 117 GFLOP/s
+/// (AVX-512, 12 chains).
+const BURST_ITERATIONS: usize = 20_000;
+
+/// The threads that the N-thread timings run on.
+///
+/// They run on a worker of a rayon pool of N threads, as an engine that owns
+/// a pool calls the library; `examples/pool_handoff.rs` compares calls from
+/// outside any pool.
+struct Pool {
+    #[cfg(feature = "rayon")]
+    pool: rayon::ThreadPool,
+}
+
+impl Pool {
+    fn new(threads: usize) -> Result<Pool, String> {
+        #[cfg(feature = "rayon")]
+        {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+            Ok(Pool { pool: pool.map_err(|e| format!("cannot start {threads} threads: {e}"))? })
+        }
+        #[cfg(not(feature = "rayon"))]
+        {
+            let _ = threads;
+            Ok(Pool {})
+        }
+    }
+
+    /// Runs `op` once on each of `n` threads of the pool, at the same time;
+    /// called from inside [`Pool::install`].
+    fn on_each(&self, n: usize, op: impl Fn() + Sync) {
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            (0..n).into_par_iter().with_max_len(1).for_each(|_| op());
+        }
+        #[cfg(not(feature = "rayon"))]
+        (0..n).for_each(|_| op());
+    }
+
+    fn install<R: Send>(&self, op: impl FnOnce() -> R + Send) -> R {
+        #[cfg(feature = "rayon")]
+        return self.pool.install(op);
+        #[cfg(not(feature = "rayon"))]
+        op()
+    }
+}
+
 struct Measured {
     /// Median time per thread count asked for.
     medians: Vec<(usize, Duration)>,
+    /// How many cores a register-only FMA burst found, timed in the same
+    /// rounds (with several thread counts).
+    machine_scaling: Option<f64>,
     max_abs_err: f32,
     max_rel_err: f32,
     kernel: &'static str,
     isa: Isa,
 }
 
-fn measure(layer: &Layer, isa: Isa, layout: Layout, thread_counts: &[usize]) -> Result<Measured, String> {
+fn measure(layer: &Layer, isa: Isa, layout: Layout, thread_counts: &[usize], pool: &Pool) -> Result<Measured, String> {
     let conv = layer.conv;
     let k = conv.in_channels / conv.groups;
     let weights = fill(conv.out_channels * k, 1);
@@ -99,28 +155,52 @@ fn measure(layer: &Layer, isa: Isa, layout: Layout, thread_counts: &[usize]) -> 
     let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
     let max_abs_err = output.iter().zip(&expected).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
 
-    // Each thread count is timed on its own, calls back to back, as an engine
-    // runs layer after layer on a warm pool. (Timed in alternating rounds, the
-    // 2-thread calls ran at 0.7-0.9x of one thread on this project's virtual
-    // machine, against 1.3-1.9x back to back: the pool's workers went idle
-    // during each 1-thread round and came back slowly.)
-    let medians = thread_counts
+    // The thread counts are timed in turn, in rounds (`time_medians_interleaved`),
+    // all on the pool: on this project's virtual machine one thread's speed
+    // drifts by up to 1.4x over seconds as other tenants come and go, so two
+    // medians taken one after the other gave "speed-ups" from 0.7x to 2.2x.
+    // With several thread counts, the same rounds also time a register-only
+    // FMA burst on one thread and on all of them at once: its speed-up is how
+    // many cores the machine gave during this layer's rounds.
+    let options: Vec<RunOptions> = thread_counts
         .iter()
-        .map(|&n| {
-            let options =
-                RunOptions { threads: if n == 1 { Threads::Single } else { Threads::Rayon(n) }, ..Default::default() };
-            let median = measure::time_median(Duration::from_millis(200), || {
+        .map(|&n| RunOptions {
+            threads: if n == 1 { Threads::Single } else { Threads::Rayon(n) },
+            ..Default::default()
+        })
+        .collect();
+    let most = *thread_counts.last().unwrap_or(&1);
+    let peak_isa = dispatch::detected_isa();
+    let burst = || {
+        std::hint::black_box(peak::fma_burst(peak_isa, BURST_ITERATIONS).ok());
+    };
+    let variants = if most > 1 { options.len() + 2 } else { options.len() };
+    let budget = Duration::from_millis(200) * variants as u32;
+    let times = pool.install(|| {
+        measure::time_medians_interleaved(budget, variants, |v| match v.checked_sub(options.len()) {
+            None => {
                 let _ = packed.run_with(
                     Tensor::new(&input, in_desc),
                     TensorMut::new(&mut output, out_desc),
                     None,
-                    &options,
+                    &options[v],
                 );
-            });
-            (n, median)
+            }
+            Some(0) => burst(),
+            Some(_) => pool.on_each(most, burst),
         })
-        .collect();
-    Ok(Measured { medians, max_abs_err, max_rel_err: max_abs_err / scale, kernel: info.kernel, isa: info.isa })
+    });
+    let medians = thread_counts.iter().copied().zip(times.iter().copied()).collect();
+    let machine_scaling =
+        (most > 1).then(|| most as f64 * times[variants - 2].as_secs_f64() / times[variants - 1].as_secs_f64());
+    Ok(Measured {
+        medians,
+        machine_scaling,
+        max_abs_err,
+        max_rel_err: max_abs_err / scale,
+        kernel: info.kernel,
+        isa: info.isa,
+    })
 }
 
 fn main() -> ExitCode {
@@ -160,8 +240,17 @@ fn main() -> ExitCode {
     let bandwidth = peak::Bandwidth::measure();
 
     let thread_counts: Vec<usize> = if options.threads > 1 { vec![1, options.threads] } else { vec![1] };
+    let pool = match Pool::new(options.threads) {
+        Ok(pool) => pool,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     if options.csv {
-        println!("layer,isa,kernel,threads,median_us,gflops,peak_pct,max_abs_err,max_rel_err,layout,roofline_gflops");
+        println!(
+            "layer,isa,kernel,threads,median_us,gflops,peak_pct,max_abs_err,max_rel_err,layout,roofline_gflops,machine_cores"
+        );
     } else {
         println!(
             "pointwise: {} layers, ISA {}, layout {}, threads {:?}; measured f32 FMA peak ({}, 1 core): {:.1} GFLOP/s",
@@ -182,13 +271,13 @@ fn main() -> ExitCode {
             print!(" {:>9} {:>7} {:>6}", format!("us/{n}t"), format!("GF/{n}t"), "%peak");
         }
         if thread_counts.len() > 1 {
-            print!(" {:>7}", "speedup");
+            print!(" {:>7} {:>6}", "speedup", "cores");
         }
         println!(" {:>7} {:>6} {:>9} {:>9}", "roof", "%roof", "max_abs", "max_rel");
     }
     let mut failures = 0;
     for layer in &layers {
-        match measure(layer, isa, options.layout, &thread_counts) {
+        match measure(layer, isa, options.layout, &thread_counts, &pool) {
             Ok(m) => {
                 let bound = 1e-5 * (layer.gemm_shape()[1] as f32).sqrt();
                 let verdict = if m.max_rel_err <= bound { "" } else { "  ERROR ABOVE BOUND" };
@@ -198,7 +287,7 @@ fn main() -> ExitCode {
                 if options.csv {
                     for (n, median) in &m.medians {
                         println!(
-                            "{},{},{},{n},{:.2},{:.2},{:.1},{:e},{:e},{},{roof:.1}",
+                            "{},{},{},{n},{:.2},{:.2},{:.1},{:e},{:e},{},{roof:.1},{:.2}",
                             layer.name,
                             m.isa.name(),
                             m.kernel,
@@ -208,6 +297,7 @@ fn main() -> ExitCode {
                             m.max_abs_err,
                             m.max_rel_err,
                             layout_name(options.layout),
+                            if *n > 1 { m.machine_scaling.unwrap_or(1.0) } else { 1.0 },
                         );
                     }
                 } else {
@@ -217,7 +307,11 @@ fn main() -> ExitCode {
                         print!(" {:>9.1} {gflops:>7.1} {:>5.1}%", median.as_secs_f64() * 1e6, 100.0 * gflops / peak);
                     }
                     if let [(_, one), (_, many)] = m.medians[..] {
-                        print!(" {:>6.2}x", one.as_secs_f64() / many.as_secs_f64());
+                        print!(
+                            " {:>6.2}x {:>6.2}",
+                            one.as_secs_f64() / many.as_secs_f64(),
+                            m.machine_scaling.unwrap_or(1.0)
+                        );
                     }
                     let pct_roof = 100.0 * rate(&m.medians[0].1) / roof;
                     println!(" {roof:>7.1} {pct_roof:>5.1}% {:>9.2e} {:>9.2e}{verdict}", m.max_abs_err, m.max_rel_err);
@@ -226,7 +320,7 @@ fn main() -> ExitCode {
             Err(e) => {
                 failures += 1;
                 if options.csv {
-                    println!("{},{},unsupported,1,,,,,,{},", layer.name, isa.name(), layout_name(options.layout));
+                    println!("{},{},unsupported,1,,,,,,{},,", layer.name, isa.name(), layout_name(options.layout));
                 }
                 eprintln!("{}: unsupported: {e}", layer.name);
             }

@@ -18,6 +18,7 @@ pub(crate) const PREFETCH_AHEAD: usize = 2048;
 
 /// How far ahead of the panel row being read (in floats: 16 KiB) a kernel
 /// prefetches its panel, when [`streams_panel`] says so.
+#[cfg(feature = "avx512")]
 pub(crate) const PANEL_PREFETCH_AHEAD: usize = 4096;
 
 /// True when a tile of at least `mr / 2` rows reads a panel of `nr` columns
@@ -34,6 +35,7 @@ pub(crate) const PANEL_PREFETCH_AHEAD: usize = 4096;
 ///   12x32 (double-pumped on Zen 4), so the prefetch weighs four times as
 ///   much; measured on Zen 4, s4.reduce (K = 1024) went from 111 to 100
 ///   GFLOP/s with it, and only the 7x7 K = 2048 layer gained.
+#[cfg(feature = "avx512")]
 #[inline(always)]
 pub(crate) fn streams_panel(t: &crate::abi::TileArgs, mr: usize, nr: usize) -> bool {
     2 * t.m >= mr && t.k * nr >= 16 * 1024
