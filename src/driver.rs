@@ -17,8 +17,23 @@ use crate::conv::Conv1x1;
 use crate::layout::{Geometry, TensorDesc};
 use crate::pack::{self, panel_offset, panels};
 
+/// How a block's activation rows are copied before the kernels read them
+/// (see `run_block`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gather {
+    /// One element per channel plane.
+    Planar,
+    /// Contiguous rows, into rows 16 floats longer.
+    Contiguous,
+}
+
+/// Associativity of the L1 data cache assumed when deciding whether a tile's
+/// rows evict each other (see `run_block`).
+const L1_WAYS: usize = 8;
+
 thread_local! {
-    /// Per-thread scratch for gathered activation rows (planar input only).
+    /// Per-thread scratch for gathered activation rows (planar input, and rows
+    /// that would alias in L1).
     /// It grows to the largest block once and is reused: no allocation per call
     /// in the steady state.
     static PACKED_ROWS: core::cell::Cell<Vec<f32>> = const { core::cell::Cell::new(Vec::new()) };
@@ -288,29 +303,54 @@ unsafe fn run_block(
         // SAFETY: pixel and channel offsets are within the validated input.
         *row = unsafe { in_data.as_ptr().add(off[0] + a_channel) };
     }
-    // Planar (NCHW) input: each channel is a plane of its own, so a kernel
-    // reading rows in place would take one element per plane per k step.
-    // Measured on s3.expand (AVX2, Zen 4): 39 GFLOP/s in place against 103 for
-    // NHWC. Gathering the block's rows into contiguous scratch once, reused by
-    // every weight panel, costs K·rows copies against K·rows·N FMAs, and lets
-    // the NHWC kernels run at full speed. (The other orientation, weights
-    // broadcast and pixels loaded as vectors, would need a second family of
-    // kernels; blocked NCHWc reads in place at 90+% of NHWC speed.)
+    // Some blocks are read from a copy of their rows, made once per block and
+    // reused by every weight panel (K·rows copies against K·rows·N FMAs):
+    // * Planar (NCHW) input: each channel is a plane of its own, so a kernel
+    //   reading rows in place would take one element per plane per k step.
+    //   Measured on s3.expand (AVX2, Zen 4): 39 GFLOP/s in place against 103
+    //   for NHWC. (The other orientation, weights broadcast and pixels loaded
+    //   as vectors, would need a second family of kernels; blocked NCHWc
+    //   reads in place at 90+% of NHWC speed.)
+    // * Rows a multiple of 4 KiB apart, read by a kernel of more than 8 rows:
+    //   the same k of every row then falls in one L1 set, and a set has 8 ways
+    //   on the x86-64 cores this was measured on (Zen 4; 12 on recent Intel
+    //   cores). 12x32 AVX-512 tiles at K = 1024 ran at 89.5% of peak, against
+    //   98.2% at K = 1040 (CLI, Zen 4); the copy's rows are 16 floats longer.
+    //   With it, s4.reduce, s5.reduce, s4.downsample and s5.downsample went
+    //   from 97-106 to 108-112 GFLOP/s (one thread, AVX-512, Zen 4).
+    let gather = if a_k.block == 1 {
+        Some(Gather::Planar)
+    } else if mr > L1_WAYS && a_k.block == 0 && (4 * in_geometry.pixel * call.desc.stride[1]).is_multiple_of(4096) {
+        Some(Gather::Contiguous)
+    } else {
+        None
+    };
     let mut scratch = None;
-    if a_k.block == 1 {
-        let rows = PACKED_ROWS.with(|cell| cell.take());
-        let mut rows = rows;
+    if let Some(gather) = gather {
+        let stride = if gather == Gather::Planar { k } else { k + 16 };
+        let mut rows = PACKED_ROWS.with(|cell| cell.take());
         rows.clear();
-        rows.resize(count * k, 0.0);
-        for p in 0..k {
-            let plane = a_k.offset(p);
-            for (i, row) in a_rows.iter().enumerate().take(count) {
-                // SAFETY: element p of row i is in bounds of the validated input.
-                rows[i * k + p] = unsafe { *row.add(plane) };
+        rows.resize(count * stride, 0.0);
+        match gather {
+            Gather::Planar => {
+                for p in 0..k {
+                    let plane = a_k.offset(p);
+                    for (i, row) in a_rows.iter().enumerate().take(count) {
+                        // SAFETY: element p of row i is in bounds of the validated input.
+                        rows[i * stride + p] = unsafe { *row.add(plane) };
+                    }
+                }
+            }
+            Gather::Contiguous => {
+                for (i, row) in a_rows.iter().enumerate().take(count) {
+                    // SAFETY: the k channels of row i are contiguous and in
+                    // bounds of the validated input.
+                    rows[i * stride..i * stride + k].copy_from_slice(unsafe { core::slice::from_raw_parts(*row, k) });
+                }
             }
         }
         for (i, row) in a_rows.iter_mut().enumerate().take(count) {
-            *row = rows[i * k..].as_ptr();
+            *row = rows[i * stride..].as_ptr();
         }
         a_k = Strides::CONTIGUOUS;
         scratch = Some(rows);

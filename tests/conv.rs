@@ -94,5 +94,26 @@ fn large_depths() {
             };
             check_case(&case, isa, k as u64).unwrap();
         }
+        // Pixels a multiple of 4 KiB apart, which kernels of more than 8 rows
+        // read from a copy of their rows: a channel slice of 1000 of 1024
+        // channels, and 2 groups of 512 channels at stride 2 (8 KiB apart).
+        for (seed, conv, in_slice) in
+            [(1, Conv1x1::new(1000, 19), (16, 8)), (2, Conv1x1::new(1024, 38).with_groups(2).with_stride(2, 2), (0, 0))]
+        {
+            let case = Case {
+                conv,
+                batch: 2,
+                height: 4,
+                width: 13,
+                input: Layout::Nhwc,
+                output: Layout::Nhwc,
+                residual: Some(Layout::Nhwc),
+                bias: true,
+                order: WeightOrder::OutIn,
+                in_slice,
+                out_slice: (0, 0),
+            };
+            check_case(&case, isa, seed).unwrap();
+        }
     }
 }
