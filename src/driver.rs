@@ -27,6 +27,11 @@ enum Gather {
     Contiguous,
 }
 
+/// A task copies contiguous rows only when it has at least this many weight
+/// panels to reuse the copy for: resnet50.s4.reduce cut into tasks of one
+/// panel each ran 20% slower on two threads with a copy per task.
+const GATHER_MIN_PANELS: usize = 4;
+
 /// Associativity of the L1 data cache assumed when deciding whether a tile's
 /// rows evict each other (see `run_block`).
 const L1_WAYS: usize = 8;
@@ -108,6 +113,23 @@ impl Call<'_> {
         self.out_desc.batch * self.out_desc.height * self.out_desc.width
     }
     /// Rows per block: the activations of a block fill about `block_bytes()`.
+    /// How a task of `panels` weight panels copies its activation rows
+    /// before the kernels read them, if it does (see `run_block`).
+    fn gather(&self, panels: usize) -> Option<Gather> {
+        let (_, a_k) = self.input.2.channels_from(self.input.1.channel_offset);
+        let row_step_bytes = 4 * self.input.2.pixel * self.desc.stride[1];
+        if a_k.block == 1 {
+            Some(Gather::Planar)
+        } else if self.kernel.mr > L1_WAYS
+            && a_k.block == 0
+            && row_step_bytes.is_multiple_of(4096)
+            && panels >= GATHER_MIN_PANELS
+        {
+            Some(Gather::Contiguous)
+        } else {
+            None
+        }
+    }
     fn block_rows(&self) -> usize {
         let mr = self.kernel.mr;
         let rows = (block_bytes() / (4 * self.k().max(1))).clamp(mr, MAX_BLOCK_ROWS);
@@ -142,6 +164,10 @@ const TILE_COST: usize = 64;
 /// The fixed cost of one task (pixel offsets, row pointers, claiming it), in
 /// the same units.
 const TASK_COST: usize = 1024;
+/// Copying a task's activation rows costs about one row-depth step per
+/// `GATHER_COST` copied floats (a guess from two-thread timings of
+/// resnet50.s4.reduce; see `Call::gather`).
+const GATHER_COST: usize = 2;
 /// Threads claim tasks as they go ([`crate::Plan`]), so a thread that the
 /// machine slows down holds the others up by part of one task at the end,
 /// not by its whole share: the cut is scored with that lag, a fraction of a
@@ -202,7 +228,8 @@ impl Schedule {
                     let s = cut(row_blocks, panel_chunks, whole_tiles);
                     // The first block and chunk are the largest.
                     let rows = s.rows_per_block.min(pixels);
-                    let task_cost = s.panels_per_chunk * (rows * k + rows.div_ceil(mr) * TILE_COST) + TASK_COST;
+                    let copy = if call.gather(s.panels_per_chunk).is_some() { rows * k / GATHER_COST } else { 0 };
+                    let task_cost = s.panels_per_chunk * (rows * k + rows.div_ceil(mr) * TILE_COST) + copy + TASK_COST;
                     let makespan = s.task_count().div_ceil(threads) * task_cost + task_cost / LAG_SHARE;
                     if makespan < best.0 {
                         best = (makespan, s);
@@ -318,13 +345,7 @@ unsafe fn run_block(
     //   98.2% at K = 1040 (CLI, Zen 4); the copy's rows are 16 floats longer.
     //   With it, s4.reduce, s5.reduce, s4.downsample and s5.downsample went
     //   from 97-106 to 108-112 GFLOP/s (one thread, AVX-512, Zen 4).
-    let gather = if a_k.block == 1 {
-        Some(Gather::Planar)
-    } else if mr > L1_WAYS && a_k.block == 0 && (4 * in_geometry.pixel * call.desc.stride[1]).is_multiple_of(4096) {
-        Some(Gather::Contiguous)
-    } else {
-        None
-    };
+    let gather = call.gather(panels.len());
     let mut scratch = None;
     if let Some(gather) = gather {
         let stride = if gather == Gather::Planar { k } else { k + 16 };
