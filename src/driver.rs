@@ -112,7 +112,6 @@ impl Call<'_> {
     fn pixels(&self) -> usize {
         self.out_desc.batch * self.out_desc.height * self.out_desc.width
     }
-    /// Rows per block: the activations of a block fill about `block_bytes()`.
     /// How a task of `panels` weight panels copies its activation rows
     /// before the kernels read them, if it does (see `run_block`).
     fn gather(&self, panels: usize) -> Option<Gather> {
@@ -130,6 +129,7 @@ impl Call<'_> {
             None
         }
     }
+    /// Rows per block: the activations of a block fill about `block_bytes()`.
     fn block_rows(&self) -> usize {
         let mr = self.kernel.mr;
         let rows = (block_bytes() / (4 * self.k().max(1))).clamp(mr, MAX_BLOCK_ROWS);

@@ -31,10 +31,10 @@ pub fn time_median(budget: Duration, mut call: impl FnMut()) -> Duration {
 /// something (the results table compares libraries this way). A round
 /// starts with one untimed call of its version.
 ///
-/// Not for comparing thread counts: on this project's virtual machine the
-/// pool's workers went idle during each 1-thread round and came back slowly,
-/// and the 2-thread rounds ran at 0.7-0.9x of one thread (1.3-1.9x when
-/// timed back to back with [`time_median`]).
+/// The CLI compares thread counts this way too, calling from a thread of the
+/// pool. (Before threads that ran out of work spun instead of sleeping, the
+/// pool's workers went idle during each 1-thread round and came back slowly:
+/// the 2-thread rounds then ran at 0.7-0.9x of one thread.)
 ///
 /// Each sample batches enough calls of its version to last at least 20 µs;
 /// between 5 and 500 samples per version.
