@@ -1,7 +1,7 @@
 //! Cutting a call into tasks, and running them: on the caller's thread, on
 //! rayon, or task by task on any pool ([`Plan`]).
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::driver::{self, Call, Schedule};
 
@@ -90,7 +90,7 @@ pub struct Plan<'a> {
     /// Tasks `[i·per_claim, (i+1)·per_claim)` form claim `i`.
     per_claim: usize,
     claims: usize,
-    claimed: [core::sync::atomic::AtomicU64; MAX_TASKS / 64],
+    claimed: [AtomicU64; MAX_TASKS / 64],
     /// [`Plan::run_parallel`] deals the claims out in equal ranges, one per
     /// thread; `cursors[r]` counts the claims of range `r` taken so far.
     #[cfg(feature = "rayon")]
@@ -118,7 +118,7 @@ impl<'a> Plan<'a> {
             schedule,
             out: output.as_mut_ptr(),
             per_claim,
-            claimed: [const { core::sync::atomic::AtomicU64::new(0) }; MAX_TASKS / 64],
+            claimed: [const { AtomicU64::new(0) }; MAX_TASKS / 64],
             #[cfg(feature = "rayon")]
             cursors: [const { Cursor(AtomicUsize::new(0)) }; MAX_PARTICIPANTS],
             finished: AtomicUsize::new(0),
