@@ -156,10 +156,12 @@ pub(crate) struct Schedule {
 /// Below this many multiply-adds, a second thread costs more than it saves.
 const MIN_PARALLEL_WORK: usize = 1 << 20;
 
-/// The fixed cost of one tile call (pointer set-up, the call, the epilogue),
-/// in units of one row's multiply-adds over one depth step. Measured on Zen 4:
-/// a 12x32 AVX-512 tile costs about 110 cycles besides its FMAs, about as much
-/// as 64 row-depth steps of it.
+/// The fixed cost of one tile (pointer set-up, the epilogue), in units of one
+/// row's multiply-adds over one depth step. Measured on Zen 4 when the driver
+/// called the kernel once per tile: a 12x32 AVX-512 tile cost about 110
+/// cycles besides its FMAs, about as much as 64 row-depth steps of it. (The
+/// kernel now walks a block's tiles in one call, which cut that by about a
+/// third at K = 16; the cut of a call into tasks is not sensitive to it.)
 const TILE_COST: usize = 64;
 /// The fixed cost of one task (pixel offsets, row pointers, claiming it), in
 /// the same units.
@@ -319,7 +321,7 @@ unsafe fn run_block(
     panels: core::ops::Range<usize>,
 ) {
     let kernel = call.kernel;
-    let (k, n, nr, mr) = (call.k(), call.n(), kernel.nr, kernel.mr);
+    let (k, n, nr) = (call.k(), call.n(), kernel.nr);
     let mut offsets = [[0usize; 3]; MAX_BLOCK_ROWS];
     pixel_offsets(call, first, count, &mut offsets);
 
@@ -395,11 +397,13 @@ unsafe fn run_block(
         }
     };
     let (clamp_min, clamp_max) = call.desc.activation.kernel_clamp();
-    // Row pointers of the whole block for the current panel. Filling them in
-    // one pass per panel, and reusing one descriptor whose per-tile fields are
-    // updated in place, keeps the per-tile work at a few stores: building 12
+    // Row pointers of the whole block for the current panel, filled in one
+    // pass per panel: one kernel call then covers the block, and the kernel
+    // walks its row tiles (see `pointwise_kernels::abi`). Building 12
     // pointers and a fresh descriptor per tile took 22% of a K = 16 layer
-    // (mobilenetv2.b2.expand, AVX-512, Zen 4).
+    // (mobilenetv2.b2.expand, AVX-512, Zen 4); a call per tile, with the
+    // descriptor updated in place, still cost 4-9% on the narrow MobileNetV2
+    // layers against one call per block.
     let mut c_rows = [core::ptr::null_mut::<f32>(); MAX_BLOCK_ROWS];
     let mut r_rows = [core::ptr::null::<f32>(); MAX_BLOCK_ROWS];
     // A block of one pixel (the M = 1 layers: classifier, squeeze-excitation)
@@ -419,8 +423,8 @@ unsafe fn run_block(
                 *row = unsafe { r_base.add(off[2]) };
             }
         }
-        let mut args = TileArgs {
-            m: mr,
+        let args = TileArgs {
+            m: count,
             n: columns,
             k,
             a_rows: a_rows.as_ptr(),
@@ -436,23 +440,14 @@ unsafe fn run_block(
             clamp_max,
             accumulate: 0,
         };
-        // One panel stays in L1 while the block's tiles stream past it.
-        // (Walking the tiles outside and the panels inside, for layers whose
-        // panels all fit in L1, measured no better here.)
-        for tile in (0..count).step_by(mr) {
-            args.m = mr.min(count - tile);
-            args.a_rows = a_rows[tile..].as_ptr();
-            args.c_rows = c_rows[tile..].as_ptr();
-            if v.residual.is_some() {
-                args.r_rows = r_rows[tile..].as_ptr();
-            }
-            // SAFETY: the pointers above satisfy the ABI contract for this
-            // kernel (validated shapes, rows tile..tile + m of the block,
-            // 64-byte aligned panels of k·nr floats `panel_stride` apart, nr
-            // bias floats per panel), and the kernel's ISA was checked when
-            // packing.
-            unsafe { (kernel.run)(&args) };
-        }
+        // One call per panel: the kernel walks the block's row tiles with the
+        // panel in L1. (Walking the tiles outside and the panels inside, for
+        // layers whose panels all fit in L1, measured no better here.)
+        // SAFETY: the pointers above satisfy the ABI contract for this kernel
+        // (validated shapes, the block's `count` rows, 64-byte aligned panels
+        // of k·nr floats `panel_stride` apart, nr bias floats per panel), and
+        // the kernel's ISA was checked when packing.
+        unsafe { (kernel.run)(&args) };
     }
 
     if let Some(rows) = scratch {

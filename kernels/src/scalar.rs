@@ -6,19 +6,26 @@
 //! `f32`, in increasing `p`, with a separate multiply and add (no FMA: a software
 //! `mul_add` would make the fallback many times slower).
 
-use crate::abi::{for_each_panel, store_element, TileArgs};
+use crate::abi::{for_each_panel, for_each_row_tile, store_element, TileArgs};
 
-/// Computes one tile of at most `MR x NR` under the [ABI contract](crate::abi).
+/// Computes a tile of `m x n` in row tiles of `MR` and panels of `NR`, under
+/// the [ABI contract](crate::abi).
 ///
 /// # Safety
 /// The caller upholds the [ABI contract](crate::abi) for `MR` and `NR`.
 #[inline(never)]
 pub unsafe fn tile<const MR: usize, const NR: usize>(t: &TileArgs) {
-    // SAFETY: forwarded contract; `one_panel` gets tiles of one panel.
-    unsafe { for_each_panel(t, NR, |panel| one_panel::<MR, NR>(panel)) }
+    // SAFETY: forwarded contract; `one_panel` gets tiles of one panel and
+    // at most MR rows.
+    unsafe {
+        for_each_panel(t, NR, |panel| {
+            for_each_row_tile(panel, MR, |rows| one_panel::<MR, NR>(rows));
+        })
+    }
 }
 
-/// [`tile`] for columns that fit one panel (`n <= NR`).
+/// [`tile`] for columns that fit one panel (`n <= NR`) and rows that fit one
+/// row tile (`m <= MR`).
 ///
 /// # Safety
 /// The [ABI contract](crate::abi) for `MR` and `NR`, with `t.n <= NR`.

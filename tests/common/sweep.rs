@@ -3,10 +3,12 @@
 //!
 //! Each case runs the kernel on a small GEMM (`m <= MR` rows, `n` up to
 //! `2·NR + 1` columns, and 4 to 5 panels for one row, so one or more panels
-//! with a ragged last one) and checks:
+//! with a ragged last one; plus calls of several row tiles, whole and
+//! ragged, on fewer column counts) and checks:
 //! * every written element against the oracle, within a bound on f32 rounding;
-//! * the same bits from one call per panel and from one call for all columns
-//!   (kernel and oracle alike);
+//! * the same bits from one call per panel and from one call for all columns,
+//!   and from one call per row tile and one call for all rows (kernel and
+//!   oracle alike);
 //! * every other element of the output buffer (canaries before, between and
 //!   after the rows, padding columns of blocked layouts) is bit-identical to
 //!   its sentinel.
@@ -161,12 +163,14 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
     let (lo, hi) = if v.clamp { (-0.25, 0.5) } else { (f32::NEG_INFINITY, f32::INFINITY) };
 
     // `whole`: one call for all `n` columns (the kernel walks the panels);
-    // otherwise one call per panel.
-    let run = |f: KernelFn, whole: bool| -> Vec<f32> {
+    // otherwise one call per panel. `rows_per_call`: rows of each call (the
+    // kernel walks the row tiles of a call).
+    let run = |f: KernelFn, whole: bool, rows_per_call: usize| -> Vec<f32> {
         let mut c = c_init.clone();
         let c_base = c.as_mut_ptr();
         let calls = if whole { 1 } else { panels };
-        for panel in 0..calls {
+        for (panel, first_row) in (0..calls).flat_map(|p| (0..m).step_by(rows_per_call).map(move |r| (p, r))) {
+            let rows = rows_per_call.min(m - first_row);
             let first = panel * nr;
             // The panel's columns start at index `first` of each row.
             let (skip, panel_cols) = c_cols.advance(first);
@@ -174,17 +178,17 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
             let c_rows: Vec<*mut f32> = (0..m).map(|i| unsafe { c_base.add(3 + i * c_row_stride + skip) }).collect();
             let r_rows: Vec<*const f32> = (0..m).map(|i| r[3 + i * c_row_stride + skip..].as_ptr()).collect();
             let args = TileArgs {
-                m,
+                m: rows,
                 n: if whole { n } else { nr.min(n - first) },
                 k,
-                a_rows: a_rows.as_ptr(),
+                a_rows: a_rows[first_row..].as_ptr(),
                 a_k,
                 b_panel: b[panel * panel_stride..].as_ptr(),
                 b_panel_stride: panel_stride,
                 bias: if v.bias { bias[first..].as_ptr() } else { core::ptr::null() },
-                c_rows: c_rows.as_ptr(),
+                c_rows: c_rows[first_row..].as_ptr(),
                 c_cols: panel_cols,
-                r_rows: if v.residual { r_rows.as_ptr() } else { core::ptr::null() },
+                r_rows: if v.residual { r_rows[first_row..].as_ptr() } else { core::ptr::null() },
                 r_cols: panel_cols,
                 clamp_min: lo,
                 clamp_max: hi,
@@ -198,21 +202,27 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
     };
     // How a call is cut into panels must not change a single bit (the
     // driver's cut depends on the thread count).
+    // Nor how it is cut into row tiles (the driver passes a block of rows).
     for (f, name) in [(kernel.run, kernel.name), (oracle, "its oracle")] {
-        if panels == 1 {
-            // One panel: the two ways are the same call.
-            break;
-        }
-        let (per_panel, whole) = (run(f, false), run(f, true));
-        if let Some(at) = (0..c_len).find(|&at| per_panel[at].to_bits() != whole[at].to_bits()) {
-            return Err(format!(
-                "{}: {name}: m={m} n={n} k={k} {v:?}: element {at}: {} per panel, {} in one call",
-                kernel.name, per_panel[at], whole[at]
-            ));
+        for (cut, pair) in [
+            ("per panel, and in one call for all columns", (panels > 1).then(|| (run(f, false, m), run(f, true, m)))),
+            (
+                "per row tile, and in one call for all rows",
+                (m > kernel.mr).then(|| (run(f, false, kernel.mr), run(f, false, m))),
+            ),
+        ] {
+            // One panel or one row tile: the two ways are the same call.
+            let Some((a, b)) = pair else { continue };
+            if let Some(at) = (0..c_len).find(|&at| a[at].to_bits() != b[at].to_bits()) {
+                return Err(format!(
+                    "{}: {name}: m={m} n={n} k={k} {v:?}: element {at}: {} and {} {cut}",
+                    kernel.name, a[at], b[at]
+                ));
+            }
         }
     }
-    let got = run(kernel.run, false);
-    let want = run(oracle, false);
+    let got = run(kernel.run, false, m);
+    let want = run(oracle, false, kernel.mr);
 
     for (at, ((&g, &w), &is_written)) in got.iter().zip(&want).zip(&written).enumerate() {
         if !is_written {
@@ -234,7 +244,9 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
 }
 
 /// Sweeps `kernel` over m in 1..=MR, n in 1..=2·NR+1 (and 4 to 5 panels for
-/// m = 1), every depth of `depths`.
+/// m = 1), every depth of `depths`; then calls of several row tiles (m =
+/// MR + 1 and 2·MR + MR / 2 + 1, whole tiles and a ragged last one) on a few
+/// column counts.
 /// The caller checks that the CPU supports the kernel's ISA.
 pub fn sweep(kernel: &Kernel, depths: &[usize]) -> Tally {
     let oracle = kernels::scalar_oracle(kernel.mr, kernel.nr).expect("every tile shape has an oracle");
@@ -246,6 +258,15 @@ pub fn sweep(kernel: &Kernel, depths: &[usize]) -> Tally {
         let nr = kernel.nr;
         let wide: &[usize] = if m == 1 { &[4 * nr, 4 * nr + 1, 5 * nr - 1, 5 * nr + 1] } else { &[] };
         for n in (1..=2 * nr + 1).chain(wide.iter().copied()) {
+            for &k in depths {
+                tally.record(run_case(kernel, oracle, m, n, k, case));
+                case += 1;
+            }
+        }
+    }
+    let (mr, nr) = (kernel.mr, kernel.nr);
+    for m in [mr + 1, 2 * mr + mr / 2 + 1] {
+        for n in [1, nr - 1, nr, nr + 1, 2 * nr + 1] {
             for &k in depths {
                 tally.record(run_case(kernel, oracle, m, n, k, case));
                 case += 1;

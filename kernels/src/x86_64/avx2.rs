@@ -7,7 +7,7 @@
 use core::arch::x86_64::*;
 
 use crate::abi::{
-    bias_pair_bits, clamped_rows, for_each_panel, for_each_panel_group, plain_pairs, store_pairs,
+    bias_pair_bits, clamped_rows, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, store_pairs,
     store_pairs_elementwise, store_tile_elementwise, TileArgs,
 };
 
@@ -38,9 +38,6 @@ fn tail_mask(len: usize) -> __m256i {
 unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize>(t: &TileArgs) {
     debug_assert_eq!(t.m, MR);
     let nr = PANEL_V * LANES;
-    // SAFETY: the contract gives m >= 1 readable row pointers (clamping is the
-    // identity when m == MR, and keeps reads in bounds if it is not).
-    let a_rows: [*const f32; MR] = unsafe { clamped_rows(t.a_rows, t.m) };
     let mut acc = [[_mm256_setzero_ps(); V]; MR];
 
     if !t.bias.is_null() {
@@ -60,6 +57,9 @@ unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize>(t: &TileAr
         // and every run of a blocked layout would otherwise load and store all
         // accumulators around each k step).
         let mut sums = acc;
+        // SAFETY: the contract gives m >= 1 readable row pointers; the run's
+        // first element is in bounds.
+        let a_rows: [*const f32; MR] = unsafe { row_pointers_at(t.a_rows, t.m, offset) };
         for p in 0..len {
             let mut b = [_mm256_setzero_ps(); V];
             for (v, b_v) in b.iter_mut().enumerate() {
@@ -69,7 +69,7 @@ unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize>(t: &TileAr
             }
             for (sums_row, row) in sums.iter_mut().zip(&a_rows) {
                 // SAFETY: element p of this run is in bounds by the contract.
-                let a = unsafe { _mm256_broadcast_ss(&*row.add(offset + p)) };
+                let a = unsafe { _mm256_broadcast_ss(&*row.add(p)) };
                 for v in 0..V {
                     sums_row[v] = _mm256_fmadd_ps(a, b[v], sums_row[v]);
                 }

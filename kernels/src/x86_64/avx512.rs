@@ -23,7 +23,7 @@
 use core::arch::x86_64::*;
 
 use crate::abi::{
-    bias_pair_bits, clamped_rows, for_each_panel, for_each_panel_group, plain_pairs, store_pairs,
+    bias_pair_bits, clamped_rows, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, store_pairs,
     store_pairs_elementwise, store_tile_elementwise, TileArgs,
 };
 
@@ -53,8 +53,6 @@ unsafe fn tile<const MR: usize, const V: usize, const HALF: bool, const PANEL_V:
 ) {
     debug_assert_eq!(t.m, MR);
     let nr = PANEL_V * LANES;
-    // SAFETY: the contract gives m >= 1 readable row pointers.
-    let a_rows: [*const f32; MR] = unsafe { clamped_rows(t.a_rows, t.m) };
     let mut acc = [[_mm512_setzero_ps(); V]; MR];
 
     if !t.bias.is_null() {
@@ -77,12 +75,10 @@ unsafe fn tile<const MR: usize, const V: usize, const HALF: bool, const PANEL_V:
             // Row pointers one past the run, read at a negative index that counts up
             // to 0: the loop needs no end register besides the 12 row pointers, the
             // index and the panel pointer (14 GPRs, all there are).
-            let mut ends = a_rows;
-            for end in ends.iter_mut() {
-                // SAFETY: offset + len is one past the run's last element, so at most
-                // one past the end of the row's allocation.
-                *end = unsafe { end.add(offset + len) };
-            }
+            // SAFETY: the contract gives m >= 1 readable row pointers; offset + len
+            // is one past the run's last element, so at most one past the end of
+            // the row's allocation.
+            let ends: [*const f32; MR] = unsafe { row_pointers_at(t.a_rows, t.m, offset + len) };
             // `len` elements lie in one allocation, so `len <= isize::MAX`.
             let mut i = -(len as isize);
             while i != 0 {
