@@ -265,9 +265,10 @@ pub(crate) unsafe fn run_task(call: &Call<'_>, schedule: &Schedule, out: *mut f3
     unsafe { run_block(call, out, g, first, count, panels) };
 }
 
-/// Pixel offsets of output pixels `first..first + count` in the input, output
-/// and residual tensors.
-fn pixel_offsets(call: &Call<'_>, first: usize, count: usize, offsets: &mut [[usize; 3]; MAX_BLOCK_ROWS]) {
+/// Calls `emit(i, [input, output, residual])` with the element offsets of
+/// output pixel `first + i` in the three tensors, for `i < count`, in order.
+#[inline(always)]
+fn for_each_pixel(call: &Call<'_>, first: usize, count: usize, mut emit: impl FnMut(usize, [usize; 3])) {
     let d = &call.out_desc;
     let [sy, sx] = call.desc.stride;
     let plane = d.height * d.width;
@@ -293,8 +294,8 @@ fn pixel_offsets(call: &Call<'_>, first: usize, count: usize, offsets: &mut [[us
         let at = row_start(b, y);
         let run = (d.width - x).min(count - done);
         let mut offset = [at[0] + x * step[0], at[1] + x * step[1], at[2] + x * step[2]];
-        for slot in &mut offsets[done..done + run] {
-            *slot = offset;
+        for i in done..done + run {
+            emit(i, offset);
             offset = [offset[0] + step[0], offset[1] + step[1], offset[2] + step[2]];
         }
         done += run;
@@ -322,16 +323,51 @@ unsafe fn run_block(
 ) {
     let kernel = call.kernel;
     let (k, n, nr) = (call.k(), call.n(), kernel.nr);
-    let mut offsets = [[0usize; 3]; MAX_BLOCK_ROWS];
-    pixel_offsets(call, first, count, &mut offsets);
+    let view = |panel: usize| {
+        let first_channel = g * n + panel * nr;
+        let (c_channel, c_cols) = call.out_geometry.channels_from(call.out_desc.channel_offset + first_channel);
+        let residual = call.residual.map(|(r_data, r_desc, r_geometry)| {
+            let (r_channel, r_cols) = r_geometry.channels_from(r_desc.channel_offset + first_channel);
+            // SAFETY: the residual's channel offset is within the validated residual.
+            (unsafe { r_data.as_ptr().add(r_channel) }, r_cols)
+        });
+        PanelView {
+            b_panel: call.weights[panel_offset(k, n, nr, g, panel)..].as_ptr(),
+            bias: call.bias.map_or(core::ptr::null(), |b| b[(g * pack::panels(n, nr) + panel) * nr..].as_ptr()),
+            // SAFETY: the channel offset is within the validated output.
+            c_base: unsafe { out.add(c_channel) },
+            c_cols,
+            residual,
+        }
+    };
 
+    // Row pointers of the whole block: activations, and output and residual
+    // for the first panel (moved to each next panel below), written in one
+    // walk over the pixels. One kernel call then covers the block and its
+    // panel, and the kernel walks the row tiles (see `pointwise_kernels::abi`).
+    // This per-row work is what a narrow layer pays besides its FMAs:
+    // mobilenetv2.b1.project (K = 32, N = 16) spent 12% of its time in it when
+    // it went through an array of offsets first.
     let (in_data, in_desc, in_geometry) = call.input;
     let (a_channel, mut a_k) = in_geometry.channels_from(in_desc.channel_offset + g * k);
+    // SAFETY: the channel offset is within the validated input.
+    let a_base = unsafe { in_data.as_ptr().add(a_channel) };
+    let first_view = view(panels.start);
+    let r_base = first_view.residual.map_or(core::ptr::null(), |r| r.0);
     let mut a_rows = [core::ptr::null::<f32>(); MAX_BLOCK_ROWS];
-    for (row, off) in a_rows.iter_mut().zip(&offsets).take(count) {
-        // SAFETY: pixel and channel offsets are within the validated input.
-        *row = unsafe { in_data.as_ptr().add(off[0] + a_channel) };
-    }
+    let mut c_rows = [core::ptr::null_mut::<f32>(); MAX_BLOCK_ROWS];
+    let mut r_rows = [core::ptr::null::<f32>(); MAX_BLOCK_ROWS];
+    for_each_pixel(call, first, count, |i, off| {
+        // SAFETY: pixel offsets are within the validated tensors (the
+        // residual's only when there is one).
+        unsafe {
+            a_rows[i] = a_base.add(off[0]);
+            c_rows[i] = first_view.c_base.add(off[1]);
+            if !r_base.is_null() {
+                r_rows[i] = r_base.add(off[2]);
+            }
+        }
+    });
     // Some blocks are read from a copy of their rows, made once per block and
     // reused by every weight panel (K·rows copies against K·rows·N FMAs):
     // * Planar (NCHW) input: each channel is a plane of its own, so a kernel
@@ -379,48 +415,31 @@ unsafe fn run_block(
         scratch = Some(rows);
     }
 
-    let view = |panel: usize| {
-        let first_channel = g * n + panel * nr;
-        let (c_channel, c_cols) = call.out_geometry.channels_from(call.out_desc.channel_offset + first_channel);
-        let residual = call.residual.map(|(r_data, r_desc, r_geometry)| {
-            let (r_channel, r_cols) = r_geometry.channels_from(r_desc.channel_offset + first_channel);
-            // SAFETY: the residual's channel offset is within the validated residual.
-            (unsafe { r_data.as_ptr().add(r_channel) }, r_cols)
-        });
-        PanelView {
-            b_panel: call.weights[panel_offset(k, n, nr, g, panel)..].as_ptr(),
-            bias: call.bias.map_or(core::ptr::null(), |b| b[(g * pack::panels(n, nr) + panel) * nr..].as_ptr()),
-            // SAFETY: the channel offset is within the validated output.
-            c_base: unsafe { out.add(c_channel) },
-            c_cols,
-            residual,
-        }
-    };
     let (clamp_min, clamp_max) = call.desc.activation.kernel_clamp();
-    // Row pointers of the whole block for the current panel, filled in one
-    // pass per panel: one kernel call then covers the block, and the kernel
-    // walks its row tiles (see `pointwise_kernels::abi`). Building 12
-    // pointers and a fresh descriptor per tile took 22% of a K = 16 layer
-    // (mobilenetv2.b2.expand, AVX-512, Zen 4); a call per tile, with the
-    // descriptor updated in place, still cost 4-9% on the narrow MobileNetV2
-    // layers against one call per block.
-    let mut c_rows = [core::ptr::null_mut::<f32>(); MAX_BLOCK_ROWS];
-    let mut r_rows = [core::ptr::null::<f32>(); MAX_BLOCK_ROWS];
     // A block of one pixel (the M = 1 layers: classifier, squeeze-excitation)
     // hands all its panels to one kernel call, which can then run several
     // panels' FMA chains side by side; other blocks go one panel at a time.
     let panels_per_call = if count == 1 { panels.len().max(1) } else { 1 };
+    let mut at = first_view;
     for panel in panels.clone().step_by(panels_per_call) {
         let v = view(panel);
         let columns = ((panel + panels_per_call).min(panels.end) * nr).min(n) - panel * nr;
-        for (row, off) in c_rows.iter_mut().zip(&offsets).take(count) {
-            // SAFETY: pixel offsets are within the validated output.
-            *row = unsafe { v.c_base.add(off[1]) };
-        }
-        if let Some((r_base, _)) = v.residual {
-            for (row, off) in r_rows.iter_mut().zip(&offsets).take(count) {
-                // SAFETY: pixel offsets are within the validated residual.
-                *row = unsafe { r_base.add(off[2]) };
+        if panel != panels.start {
+            // The same pixels, this panel's channels: every row pointer moves
+            // by the same distance.
+            // SAFETY: both bases lie in the validated output (or residual),
+            // and so does each moved row pointer.
+            unsafe {
+                let c_step = v.c_base.offset_from(at.c_base);
+                for row in &mut c_rows[..count] {
+                    *row = row.offset(c_step);
+                }
+                if let (Some((r_new, _)), Some((r_old, _))) = (v.residual, at.residual) {
+                    let r_step = r_new.offset_from(r_old);
+                    for row in &mut r_rows[..count] {
+                        *row = row.offset(r_step);
+                    }
+                }
             }
         }
         let args = TileArgs {
@@ -440,6 +459,7 @@ unsafe fn run_block(
             clamp_max,
             accumulate: 0,
         };
+        at = v;
         // One call per panel: the kernel walks the block's row tiles with the
         // panel in L1. (Walking the tiles outside and the panels inside, for
         // layers whose panels all fit in L1, measured no better here.)
@@ -459,13 +479,13 @@ unsafe fn run_block(
         let first_channel = g * n + panels.start * nr;
         let channels = (panels.end * nr).min(n) - panels.start * nr;
         let (c_channel, c_cols) = call.out_geometry.channels_from(call.out_desc.channel_offset + first_channel);
-        for off in offsets.iter().take(count) {
+        for_each_pixel(call, first, count, |_, off| {
             c_cols.for_each_run(channels, |_, offset, len| {
                 // SAFETY: these outputs belong to this task and were just written;
                 // no other reference to them is live.
                 let run = unsafe { core::slice::from_raw_parts_mut(out.add(off[1] + c_channel + offset), len) };
                 call.desc.activation.apply_slice(run);
             });
-        }
+        });
     }
 }
