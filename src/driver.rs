@@ -223,11 +223,24 @@ impl Schedule {
             return cut(min_blocks, 1, true);
         }
         let k = call.k().max(1);
+        // Where a block's rows alias in L1 and are copied (`Call::gather`),
+        // keep enough panels per task for the copy, if the weights fit in L2.
+        // resnet50.s4.reduce (1 MiB of weights) was cut into tasks of one
+        // panel, which read their rows in place, and ran at 1.79-1.80x on two
+        // threads; kept to 8 panels per task it ran at 1.91-1.92x (three runs
+        // each, interleaved). s5.reduce (4 MiB) ran 1.98x without this and
+        // 1.93x with it.
+        let keep_copy = panels >= GATHER_MIN_PANELS
+            && call.gather(panels) == Some(Gather::Contiguous)
+            && 4 * k * call.n() <= 2 * block_bytes();
         let mut best = (usize::MAX, cut(min_blocks, 1, true));
         for row_blocks in min_blocks..=(min_blocks + 4 * threads).min(tiles) {
             for panel_chunks in 1..=(4 * threads).min(panels) {
                 for whole_tiles in [true, false] {
                     let s = cut(row_blocks, panel_chunks, whole_tiles);
+                    if keep_copy && s.panels_per_chunk < GATHER_MIN_PANELS {
+                        continue;
+                    }
                     // The first block and chunk are the largest.
                     let rows = s.rows_per_block.min(pixels);
                     let copy = if call.gather(s.panels_per_chunk).is_some() { rows * k / GATHER_COST } else { 0 };
