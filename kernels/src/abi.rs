@@ -1,8 +1,8 @@
 //! The one micro-kernel ABI shared by every ISA.
 //!
 //! A micro-kernel computes `m` pixels (rows) by `n` output channels (columns):
-//! `n` spans one or more `NR`-wide panels, and `m` one or more row tiles of
-//! `MR` rows (rows `0..MR`, `MR..2·MR`, ..., the last one possibly shorter):
+//! `n` spans one or more `NR`-wide panels, and `m` one or more row tiles of at
+//! most `MR` rows (as few as can be, of even sizes: see [`row_tiles`]):
 //!
 //! ```text
 //! C[i][j] = clamp( acc[i][j] (+ C[i][j] if accumulate) (+ bias[j]) (+ R[i][j]), min, max )
@@ -298,17 +298,46 @@ pub unsafe fn for_each_panel(t: &TileArgs, nr: usize, mut tile: impl FnMut(&Tile
     }
 }
 
-/// Runs `tile` on each row tile of `t`: rows `0..mr`, `mr..2·mr`, ..., each as
-/// a call of its own (see [`row_range`]), the last one possibly shorter.
-/// Results are those of one call per row tile, which is what the contract
-/// promises for `m > MR`. When `t` satisfies the contract, so does each row
-/// tile, with `m <= mr`.
+/// Runs `tile` on each row tile of `t` (see [`row_tiles`]), each as a call
+/// of its own (see [`row_range`]). Results are those of one call per row
+/// tile, which is what the contract promises for `m > MR`. When `t`
+/// satisfies the contract, so does each row tile, with `m <= mr`.
 #[inline(always)]
 pub fn for_each_row_tile(t: &TileArgs, mr: usize, mut tile: impl FnMut(&TileArgs)) {
-    let mut first = 0;
-    while first < t.m {
-        tile(&row_range(t, first, mr.min(t.m - first)));
-        first += mr;
+    for (first, count) in row_tiles(t.m, mr) {
+        tile(&row_range(t, first, count));
+    }
+}
+
+/// The row tiles of `m` rows, as `(first row, rows)`: as few tiles as `mr`
+/// allows, their sizes as even as can be (the first ones one row larger).
+///
+/// Even rather than `mr, mr, ..., rest`: a 49-pixel (7x7) layer cut 12 + 12 +
+/// 12 + 12 + 1 ended each panel with a one-row tile, whose few FMA chains
+/// wait on the FMA latency; cut 10 + 10 + 10 + 10 + 9, every tile keeps the
+/// FMA pipes busy, for the same number of tiles: the 7x7 layers of the suite
+/// ran 2-3% faster (AVX-512, Zen 4, four interleaved runs).
+///
+/// ```
+/// use pointwise_kernels::abi::row_tiles;
+/// let tiles: Vec<_> = row_tiles(49, 12).collect();
+/// assert_eq!(tiles, [(0, 10), (10, 10), (20, 10), (30, 10), (40, 9)]);
+/// assert_eq!(row_tiles(24, 12).collect::<Vec<_>>(), [(0, 12), (12, 12)]);
+/// ```
+#[inline(always)]
+pub fn row_tiles(m: usize, mr: usize) -> impl Iterator<Item = (usize, usize)> {
+    let (base, larger) = row_tile_sizes(m, mr);
+    (0..m.div_ceil(mr.max(1))).map(move |i| (i * base + i.min(larger), base + usize::from(i < larger)))
+}
+
+/// The sizes of [`row_tiles`]: every tile has `base` rows, and the first
+/// `larger` tiles one more (`(0, 0)` for `m == 0`).
+#[inline(always)]
+pub fn row_tile_sizes(m: usize, mr: usize) -> (usize, usize) {
+    let tiles = m.div_ceil(mr.max(1));
+    match m.checked_div(tiles) {
+        Some(base) => (base, m % tiles),
+        None => (0, 0),
     }
 }
 

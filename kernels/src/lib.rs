@@ -15,8 +15,8 @@
 #![allow(non_snake_case)]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
 
-/// Runs `$tile::<M, $v>` on each row tile of `$t` (see
-/// [`abi::for_each_row_tile`]), with `M` = that tile's row count: one
+/// Runs `$tile::<M, $v>` on each row tile of `$t` (see [`abi::row_tiles`]),
+/// with `M` = that tile's row count: one
 /// instance per row count, so that a ragged last tile, or a one-pixel layer
 /// (classifier, squeeze-excitation), does not pay for `$mr` rows of FMAs.
 /// The list must be every row count below `$mr`, in order (checked at
@@ -40,11 +40,16 @@ macro_rules! per_row_count {
             }
         }
         let all: &$crate::abi::TileArgs = $t;
+        // `row_tiles`, written as a loop over the first row: fewer values
+        // live across the tiles, so the k loops keep all their registers.
+        let (base, larger) = $crate::abi::row_tile_sizes(all.m, $mr);
+        let switch = larger * (base + 1);
         let mut first = 0;
         while first < all.m {
-            let rows = $crate::abi::row_range(all, first, all.m.min(first + $mr) - first);
+            let count = base + usize::from(first < switch);
+            let rows = $crate::abi::row_range(all, first, count);
             per_row_count!(@match &rows, $tile, ($($g),*), [$($m),*], $mr);
-            first += $mr;
+            first += count;
         }
     }};
     (@match $t:expr, $tile:ident, $g:tt, [$($m:literal),*], $mr:literal) => {

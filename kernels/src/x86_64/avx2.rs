@@ -7,7 +7,7 @@
 use core::arch::x86_64::*;
 
 use crate::abi::{
-    bias_pair_bits, clamped_rows, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, store_pairs,
+    bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, store_pairs,
     store_pairs_elementwise, store_tile_elementwise, TileArgs,
 };
 
@@ -334,8 +334,6 @@ pub unsafe fn f32_pw_8x8__avx2_fma(t: &TileArgs) {
 unsafe fn dot_tile<const MR: usize>(t: &TileArgs) {
     debug_assert_eq!(t.m, MR);
     const NR: usize = 2;
-    // SAFETY: the contract gives m >= 1 readable row pointers.
-    let a_rows: [*const f32; MR] = unsafe { clamped_rows(t.a_rows, t.m) };
     let mut acc = [[_mm256_setzero_ps(); NR]; MR];
     let mut panel = t.b_panel;
     t.a_k.for_each_run(
@@ -343,18 +341,21 @@ unsafe fn dot_tile<const MR: usize>(t: &TileArgs) {
         #[inline(always)]
         |_, offset, len| {
             let mut sums = acc;
+            // SAFETY: the contract gives m >= 1 readable row pointers; the run's
+            // first element is in bounds.
+            let a_rows: [*const f32; MR] = unsafe { row_pointers_at(t.a_rows, t.m, offset) };
             let full = len - len % LANES;
             let mut p = 0;
             while p < full {
                 // SAFETY: depths p..p + 8 of the run and panel rows p..p + 8 exist.
-                unsafe { dot_step(&mut sums, &a_rows, offset + p, panel, LANES) };
+                unsafe { dot_step(&mut sums, &a_rows, p, panel, LANES) };
                 // SAFETY: stays within (or one past) the k·NR panel.
                 panel = unsafe { panel.add(NR * LANES) };
                 p += LANES;
             }
             if p < len {
                 // SAFETY: depths p..len of the run and panel rows p..len exist.
-                unsafe { dot_step(&mut sums, &a_rows, offset + p, panel, len - p) };
+                unsafe { dot_step(&mut sums, &a_rows, p, panel, len - p) };
                 panel = panel.wrapping_add(NR * (len - p));
             }
             acc = sums;
