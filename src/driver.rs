@@ -160,8 +160,8 @@ const MIN_PARALLEL_WORK: usize = 1 << 20;
 /// row's multiply-adds over one depth step. Measured on Zen 4 when the driver
 /// called the kernel once per tile: a 12x32 AVX-512 tile cost about 110
 /// cycles besides its FMAs, about as much as 64 row-depth steps of it. (The
-/// kernel now walks a block's tiles in one call, which cut that by about a
-/// third at K = 16; the cut of a call into tasks is not sensitive to it.)
+/// kernel now walks a block's tiles in one call, which cut that to about
+/// 60 cycles at K = 16, kernel alone; this constant was not re-tuned.)
 const TILE_COST: usize = 64;
 /// The fixed cost of one task (pixel offsets, row pointers, claiming it), in
 /// the same units.

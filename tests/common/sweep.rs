@@ -3,8 +3,8 @@
 //!
 //! Each case runs the kernel on a small GEMM (`m <= MR` rows, `n` up to
 //! `2·NR + 1` columns, and 4 to 5 panels for one row, so one or more panels
-//! with a ragged last one; plus calls of several row tiles, whole and
-//! ragged, on fewer column counts) and checks:
+//! with a ragged last one; plus calls of three row tiles of uneven sizes, on
+//! fewer column counts and depths) and checks:
 //! * every written element against the oracle, within a bound on f32 rounding;
 //! * the same bits from one call per panel and from one call for all columns,
 //!   and from one call per row tile and one call for all rows (kernel and
@@ -244,9 +244,8 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
 }
 
 /// Sweeps `kernel` over m in 1..=MR, n in 1..=2·NR+1 (and 4 to 5 panels for
-/// m = 1), every depth of `depths`; then calls of several row tiles (m =
-/// MR + 1 and 2·MR + MR / 2 + 1, whole tiles and a ragged last one) on a few
-/// column counts.
+/// m = 1), every depth of `depths`; then calls of three row tiles (m =
+/// 2·MR + MR / 2 + 1) on a few column counts and the depths up to 17.
 /// The caller checks that the CPU supports the kernel's ISA.
 pub fn sweep(kernel: &Kernel, depths: &[usize]) -> Tally {
     let oracle = kernels::scalar_oracle(kernel.mr, kernel.nr).expect("every tile shape has an oracle");
@@ -264,13 +263,17 @@ pub fn sweep(kernel: &Kernel, depths: &[usize]) -> Tally {
             }
         }
     }
+    // Three row tiles of uneven sizes (31 rows of a 12-row kernel: 11 + 10 +
+    // 10), on one panel, a panel and one column, and a ragged third panel, at
+    // the depths up to 17: enough to catch a row tile that is skipped,
+    // repeated or misplaced, at a fraction of the cost of the full sweep
+    // (which Miri, ASan and the emulators pay for).
     let (mr, nr) = (kernel.mr, kernel.nr);
-    for m in [mr + 1, 2 * mr + mr / 2 + 1] {
-        for n in [1, nr - 1, nr, nr + 1, 2 * nr + 1] {
-            for &k in depths {
-                tally.record(run_case(kernel, oracle, m, n, k, case));
-                case += 1;
-            }
+    let m = 2 * mr + mr / 2 + 1;
+    for n in [1, nr + 1, 2 * nr + 1] {
+        for &k in depths.iter().filter(|&&k| k <= 17) {
+            tally.record(run_case(kernel, oracle, m, n, k, case));
+            case += 1;
         }
     }
     tally
