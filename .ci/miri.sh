@@ -12,7 +12,7 @@
 #                   too), channel slices, residual, every activation, tile
 #                   remainders, a plan run on two threads, invalid calls, the
 #                   kernel ABI on exact-size rows, and the kernel sweep on
-#                   depths 0, 1, 3, 8, 17
+#                   depths 0, 1, 8, 17 (without the multi-row-tile cases)
 #   tests/errors.rs every error path
 # With MIRI_AVX2=1 (the default on x86-64) a second pass runs the AVX2 kernel
 # under Miri too (see below).

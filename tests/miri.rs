@@ -303,7 +303,7 @@ fn kernels_on_exact_rows() {
 #[test]
 fn kernel_sweep_small_depths() {
     for kernel in KERNELS.iter().filter(|k| dispatch::is_available(k.isa)) {
-        let tally = common::sweep::sweep(kernel, &[0, 1, 3, 8, 17]);
+        let tally = common::sweep::sweep_rows(kernel, &[0, 1, 8, 17], false);
         assert_eq!(tally.failed, 0, "{}: {:#?}", kernel.name, tally.first_failures);
     }
 }

@@ -28,6 +28,10 @@
 /// of the full instance, left instances out of line (b2.project 25% slower),
 /// and a loop over row tiles inside each instance made b2.expand, b3.expand
 /// and b5.expand 4-8% slower than this.
+#[cfg(any(
+    all(target_arch = "x86_64", any(feature = "avx2", feature = "avx512")),
+    all(target_arch = "aarch64", feature = "neon")
+))]
 macro_rules! per_row_count {
     ($t:expr, $tile:ident::<_ $(, $g:tt)*>, [$($m:literal),*], $mr:literal) => {{
         const {
