@@ -230,9 +230,7 @@ impl Schedule {
         // threads; kept to 8 panels per task it ran at 1.91-1.92x (three runs
         // each, interleaved). s5.reduce (4 MiB) ran 1.98x without this and
         // 1.93x with it.
-        let keep_copy = panels >= GATHER_MIN_PANELS
-            && call.gather(panels) == Some(Gather::Contiguous)
-            && 4 * k * call.n() <= 2 * block_bytes();
+        let keep_copy = call.gather(panels) == Some(Gather::Contiguous) && 4 * k * call.n() <= 2 * block_bytes();
         let mut best = (usize::MAX, cut(min_blocks, 1, true));
         for row_blocks in min_blocks..=(min_blocks + 4 * threads).min(tiles) {
             for panel_chunks in 1..=(4 * threads).min(panels) {
