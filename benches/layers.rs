@@ -26,36 +26,33 @@ fn bench_layer(c: &mut Criterion, layer: &Layer, pool: &rayon::ThreadPool) {
 
     let mut group = c.benchmark_group(layer.name.as_str());
     group.throughput(Throughput::Elements(layer.flops() as u64));
-    // 1 thread for every ISA, and all of rayon's threads (side by side) for the
-    // default one.
+    // 1 thread for every ISA and, side by side for the default one, all of
+    // rayon's threads (called from a thread of the pool, as an engine that
+    // runs its layers on one pool does) and as many of pointwise's own workers
+    // (called from this thread, of no pool).
     let threads = pool.current_num_threads();
     let default_isa = pointwise::dispatch::default_isa().unwrap();
     for isa in common::isas_to_bench() {
         let packed = conv.pack_for(isa, &weights, WeightOrder::OutIn, Some(&bias)).unwrap();
-        let counts: &[usize] = if isa == default_isa && threads > 1 { &[1, threads] } else { &[1] };
-        for &n in counts {
-            let options = RunOptions {
-                threads: if n == 1 { Threads::Single } else { Threads::Rayon(n) },
-                ..RunOptions::default()
+        let mut variants = vec![("1-thread".to_string(), Threads::Single)];
+        if isa == default_isa && threads > 1 {
+            variants.push((format!("{threads}-thread-rayon"), Threads::Rayon(threads)));
+            variants.push((format!("{threads}-thread-workers"), Threads::Count(threads)));
+        }
+        for (label, threads) in variants {
+            let options = RunOptions { threads, ..RunOptions::default() };
+            let mut calls = |iterations| {
+                let start = Instant::now();
+                for _ in 0..iterations {
+                    let out = TensorMut::new(&mut output, out_desc);
+                    packed.run_with(Tensor::new(&input, in_desc), out, None, &options).unwrap();
+                }
+                start.elapsed()
             };
-            // Timed on a thread of the pool, as an engine that runs its layers
-            // on one pool calls the library.
-            group.bench_function(BenchmarkId::new(format!("pointwise-{}", isa.name()), format!("{n}-thread")), |b| {
-                b.iter_custom(|iterations| {
-                    pool.install(|| {
-                        let start = Instant::now();
-                        for _ in 0..iterations {
-                            packed
-                                .run_with(
-                                    Tensor::new(&input, in_desc),
-                                    TensorMut::new(&mut output, out_desc),
-                                    None,
-                                    &options,
-                                )
-                                .unwrap();
-                        }
-                        start.elapsed()
-                    })
+            group.bench_function(BenchmarkId::new(format!("pointwise-{}", isa.name()), label), |b| {
+                b.iter_custom(|iterations| match threads {
+                    Threads::Rayon(_) => pool.install(|| calls(iterations)),
+                    _ => calls(iterations),
                 })
             });
         }

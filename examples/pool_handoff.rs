@@ -1,7 +1,9 @@
 //! Two-thread calls made from outside the rayon pool and from one of its
-//! threads: a few small and mid-sized layers, timed on one thread, on two from
-//! outside the pool, and on two from inside it. Each mode runs its calls back
-//! to back, in rounds that take turns.
+//! threads, and on pointwise's own workers: a few small and mid-sized layers,
+//! timed on one thread, on two rayon threads called from outside the pool, on
+//! two called from inside it, and on the caller and one of pointwise's workers
+//! (`Threads::Count(2)`, called from outside any pool). Each mode runs its
+//! calls back to back, in rounds that take turns.
 //!
 //! `cargo run --release --example pool_handoff`
 
@@ -15,7 +17,7 @@ fn main() {
     // One pool for both modes, so that no second pool's workers compete.
     rayon::ThreadPoolBuilder::new().num_threads(2).build_global().unwrap();
     let names = ["resnet50.s2.first", "mobilenetv2.b5.expand", "mobilenetv2.b7.project", "mobilenetv2.classifier"];
-    println!("layer: median us on 1 thread | 2 threads from outside the pool | 2 threads inside the pool");
+    println!("layer: median us on 1 thread | Rayon(2) from outside the pool | Rayon(2) inside the pool | Count(2)");
     for layer in suite::parse(suite::PUBLIC_SUITE).unwrap().iter().filter(|l| names.contains(&l.name.as_str())) {
         let conv = layer.conv;
         let packed = conv.pack(&fill(conv.out_channels * conv.in_channels / conv.groups, 1), WeightOrder::OutIn, None);
@@ -23,10 +25,10 @@ fn main() {
         let input = fill(layer.input_desc().len().unwrap(), 3);
         let mut output = vec![0.0f32; layer.output_desc().len().unwrap()];
         let (in_desc, out_desc) = (layer.input_desc(), layer.output_desc());
-        let mut samples = [Vec::new(), Vec::new(), Vec::new()];
+        let mut samples = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
         for _round in 0..10 {
             for (mode, times) in samples.iter_mut().enumerate() {
-                let threads = if mode == 0 { Threads::Single } else { Threads::Rayon(2) };
+                let threads = [Threads::Single, Threads::Rayon(2), Threads::Rayon(2), Threads::Count(2)][mode];
                 let options = RunOptions { threads, ..Default::default() };
                 let mut calls = || {
                     for call in 0..101 {
@@ -56,7 +58,14 @@ fn main() {
             times.sort();
             times[times.len() / 2].as_secs_f64() * 1e6
         };
-        let [one, outside, inside] = &mut samples;
-        println!("{}: {:.1} | {:.1} | {:.1}", layer.name, median(one), median(outside), median(inside));
+        let [one, outside, inside, workers] = &mut samples;
+        println!(
+            "{}: {:.1} | {:.1} | {:.1} | {:.1}",
+            layer.name,
+            median(one),
+            median(outside),
+            median(inside),
+            median(workers)
+        );
     }
 }

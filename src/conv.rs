@@ -9,7 +9,7 @@ use crate::epilogue::Activation;
 use crate::error::{checked_product, nonzero, Error, Result};
 use crate::layout::TensorDesc;
 use crate::pack;
-use crate::plan::{rayon_threads, Plan, Threads};
+use crate::plan::{Plan, Threads};
 use crate::Isa;
 
 /// Order of the weights as the caller holds them (per group, 1x1 spatial).
@@ -302,16 +302,8 @@ impl PackedConv {
             }
         }
         let call = self.validate_call(&input, &output, residual.as_ref())?;
-        let threads = match options.threads {
-            Threads::Single => 1,
-            Threads::Rayon(n) => rayon_threads(n),
-        };
-        let plan = Plan::new(call, output.data, threads);
-        if threads > 1 && plan.task_count() > 1 {
-            plan.run_parallel(threads);
-        } else {
-            plan.run_all();
-        }
+        let threads = options.threads.count();
+        Plan::new(call, output.data, threads).run(options.threads, threads);
         Ok(self.info())
     }
 

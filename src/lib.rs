@@ -33,6 +33,7 @@ pub mod peak;
 mod plan;
 pub mod reference;
 pub mod suite;
+mod workers;
 
 pub use conv::{Conv1x1, PackedConv, RunInfo, RunOptions, Tensor, TensorMut, WeightOrder};
 pub use convert::convert;

@@ -8,29 +8,59 @@ use crate::driver::{self, Call, Schedule};
 /// How many threads one call uses.
 ///
 /// Whatever the choice, results are bitwise identical: threads split the
-/// output, never the sum over input channels.
+/// output, never the sum over input channels. Layers too small to gain run on
+/// one thread.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Threads {
     /// Run on the caller's thread only (the default: it never competes with
     /// an engine's own pool).
     #[default]
     Single,
+    /// Split the call over up to `n` threads: the caller's and `n - 1` of
+    /// pointwise's own workers (`0`: one thread per core the process may
+    /// use; never more than that). No cargo feature is needed.
+    ///
+    /// The workers start on the first call that needs them and then stay: a
+    /// call allocates nothing, from whatever thread it comes. Between calls
+    /// they spin for 200 µs, then sleep. One call at a time has them; a call
+    /// made while another thread's call has them runs on its own thread.
+    Count(usize),
     /// Split the call over up to `n` threads of the current rayon pool
-    /// (`0`: all of its threads). Layers too small to gain run on one thread.
+    /// (`0`: all of its threads): the pool an engine runs its layers on.
     /// Without the `rayon` cargo feature this runs like [`Threads::Single`].
     ///
     /// The calling thread takes a share of the work, whether it is one of the
     /// pool's threads or not, and waits for the others by spinning briefly
     /// rather than sleeping. From a thread of the pool (inside
-    /// `pool.install(..)`, as an engine that runs its layers on one pool
-    /// does) a call allocates nothing; from outside any pool, rayon allocates
-    /// one job record per helping thread (`examples/pool_handoff.rs` times
-    /// both ways).
+    /// `pool.install(..)`) a call allocates nothing; from outside any pool,
+    /// rayon allocates one job record per helping thread, and
+    /// [`Threads::Count`] is the allocation-free choice
+    /// (`examples/pool_handoff.rs` times the three ways).
     Rayon(usize),
 }
 
+impl Threads {
+    /// The number of threads a call may use.
+    pub(crate) fn count(self) -> usize {
+        match self {
+            Threads::Single => 1,
+            Threads::Count(requested) => {
+                let cores = cores();
+                if requested == 0 { cores } else { requested.min(cores) }.min(MAX_PARTICIPANTS)
+            }
+            Threads::Rayon(requested) => rayon_threads(requested).min(MAX_PARTICIPANTS),
+        }
+    }
+}
+
+/// The cores this process may use, asked once (the question allocates).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// The number of rayon threads a call may use.
-pub(crate) fn rayon_threads(requested: usize) -> usize {
+fn rayon_threads(requested: usize) -> usize {
     #[cfg(feature = "rayon")]
     {
         let available = rayon::current_num_threads();
@@ -91,9 +121,8 @@ pub struct Plan<'a> {
     per_claim: usize,
     claims: usize,
     claimed: [AtomicU64; MAX_TASKS / 64],
-    /// [`Plan::run_parallel`] deals the claims out in equal ranges, one per
+    /// [`Plan::run`] deals the claims out in equal ranges, one per
     /// thread; `cursors[r]` counts the claims of range `r` taken so far.
-    #[cfg(feature = "rayon")]
     cursors: [Cursor; MAX_PARTICIPANTS],
     /// Claims run to the end.
     finished: AtomicUsize,
@@ -119,7 +148,6 @@ impl<'a> Plan<'a> {
             out: output.as_mut_ptr(),
             per_claim,
             claimed: [const { AtomicU64::new(0) }; MAX_TASKS / 64],
-            #[cfg(feature = "rayon")]
             cursors: [const { Cursor(AtomicUsize::new(0)) }; MAX_PARTICIPANTS],
             finished: AtomicUsize::new(0),
             _output: core::marker::PhantomData,
@@ -160,38 +188,58 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// Runs every task not yet run on `threads` threads of the current rayon
-    /// pool (the calling thread among them when it is one of the pool's).
+    /// Runs every task not yet run, on up to `count` threads of the kind
+    /// `threads` names (`count` is `threads.count()`, which the plan was cut
+    /// for).
     ///
     /// The tasks are dealt out in equal ranges, one per thread. Each thread
     /// claims tasks from its own range, then from the others' until none is
     /// left, so a thread that the machine slows down runs fewer tasks instead
-    /// of holding the others up. It then spins, for a bounded time, until the
+    /// of holding the others up.
+    pub(crate) fn run(&self, threads: Threads, count: usize) {
+        let participants = count.min(self.claims).min(MAX_PARTICIPANTS);
+        if participants <= 1 {
+            return self.run_all();
+        }
+        match threads {
+            Threads::Single => self.run_all(),
+            Threads::Count(_) => crate::workers::run(participants, &|p| self.participate(p, participants)),
+            Threads::Rayon(_) => self.run_on_rayon(participants),
+        }
+    }
+
+    /// [`Plan::run`] on the current rayon pool (the calling thread among its
+    /// threads when it is one of the pool's).
+    ///
+    /// A thread that runs out of tasks spins, for a bounded time, until the
     /// tasks the others claimed have finished: a rayon worker that waits
     /// longer than a few microseconds goes to sleep, and on this project's
     /// virtual machine waking it took from 15 µs to over 900 µs. Two tasks of
     /// about 490 µs (resnet50.s4.reduce) then took 1.6 ms in all.
-    pub(crate) fn run_parallel(&self, threads: usize) {
+    fn run_on_rayon(&self, participants: usize) {
         #[cfg(feature = "rayon")]
         {
             use rayon::prelude::*;
-            let participants = threads.min(self.claims).min(MAX_PARTICIPANTS);
+            let participant = |p| {
+                self.participate(p, participants);
+                self.spin_until_finished();
+            };
             if rayon::current_thread_index().is_some() {
-                (0..participants).into_par_iter().with_max_len(1).for_each(|p| self.participate(p, participants));
+                (0..participants).into_par_iter().with_max_len(1).for_each(participant);
             } else {
                 // Outside any pool, the caller takes part instead of sleeping
                 // while rayon runs the call (see `Threads::Rayon`).
                 rayon::in_place_scope(|scope| {
                     for p in 1..participants {
-                        scope.spawn(move |_| self.participate(p, participants));
+                        scope.spawn(move |_| participant(p));
                     }
-                    self.participate(0, participants);
+                    participant(0);
                 });
             }
         }
         #[cfg(not(feature = "rayon"))]
         {
-            let _ = threads;
+            let _ = participants;
             self.run_all();
         }
     }
@@ -199,17 +247,14 @@ impl<'a> Plan<'a> {
     /// Thread `p` of `participants`: runs tasks from its own range first, so
     /// that each thread keeps reading the same rows and panels call after
     /// call, then from the others'.
-    #[cfg(feature = "rayon")]
     fn participate(&self, p: usize, participants: usize) {
         for offset in 0..participants {
             self.claim_from_range((p + offset) % participants, participants);
         }
-        self.spin_until_finished();
     }
 
     /// Claims and runs the tasks of range `range` of `ranges` until none is
     /// left.
-    #[cfg(feature = "rayon")]
     fn claim_from_range(&self, range: usize, ranges: usize) {
         let (start, end) = (range * self.claims / ranges, (range + 1) * self.claims / ranges);
         loop {
@@ -238,11 +283,9 @@ impl<'a> Plan<'a> {
 }
 
 /// At most this many threads share one call.
-#[cfg(feature = "rayon")]
 const MAX_PARTICIPANTS: usize = 64;
 
 /// A claim cursor alone on its cache line: each thread takes from its own.
-#[cfg(feature = "rayon")]
 #[repr(align(64))]
 struct Cursor(AtomicUsize);
 

@@ -19,7 +19,7 @@ use common::convs::{check_case, Case, ACTIVATIONS, LAYOUTS};
 use common::sweep::Rng;
 use pointwise::kernels::{Strides, TileArgs, KERNELS};
 use pointwise::{
-    dispatch, Activation, Conv1x1, Error, Isa, Layout, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder,
+    dispatch, Activation, Conv1x1, Error, Isa, Layout, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder,
 };
 
 fn isas() -> Vec<Isa> {
@@ -168,6 +168,30 @@ fn plan_on_two_threads() {
         assert!(!plan.run_task(0), "a task ran twice");
         assert!(!plan.run_task(usize::MAX), "an out-of-range task ran");
         assert!(single.iter().zip(&output).all(|(a, b)| a.to_bits() == b.to_bits()), "{}", isa.name());
+    }
+}
+
+/// pointwise's own workers ([`Threads::Count`]): Miri checks the hand-off of
+/// a call to a worker thread and back, over calls in a row, for data races
+/// and for any use of a call after its caller returned.
+#[test]
+fn workers_on_two_threads() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert!(cores >= 2, "Threads::Count(2) would run on one thread: {cores} core (under Miri: -Zmiri-num-cpus=2)");
+    let conv = Conv1x1::new(6, 9).with_groups(3).with_activation(Activation::LeakyRelu { alpha: 0.1 });
+    let mut rng = Rng::new(12);
+    let weights: Vec<f32> = (0..9 * 2).map(|_| rng.f32()).collect();
+    let (in_desc, out_desc) = (TensorDesc::nhwc(1, 2, 3, 6), TensorDesc::nhwc(1, 2, 3, 9));
+    let input: Vec<f32> = (0..in_desc.len().unwrap()).map(|_| rng.f32()).collect();
+    let packed = conv.pack(&weights, WeightOrder::OutIn, None).unwrap();
+    let mut single = vec![0.5f32; out_desc.len().unwrap()];
+    packed.run(Tensor::new(&input, in_desc), TensorMut::new(&mut single, out_desc)).unwrap();
+    let options = RunOptions { threads: Threads::Count(2), ..RunOptions::default() };
+    for call in 0..3 {
+        let mut output = vec![0.5f32; out_desc.len().unwrap()];
+        let out = TensorMut::new(&mut output, out_desc);
+        packed.run_with(Tensor::new(&input, in_desc), out, None, &options).unwrap();
+        assert!(single.iter().zip(&output).all(|(a, b)| a.to_bits() == b.to_bits()), "call {call}");
     }
 }
 

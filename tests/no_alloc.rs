@@ -1,7 +1,8 @@
 //! Calls do no heap allocation in the steady state: a counting global
 //! allocator watches single-threaded calls and the task API, on NHWC and on
-//! planar input with blocked output, and two-thread calls made from a thread
-//! of a rayon pool.
+//! planar input with blocked output, two-thread calls on pointwise's own
+//! workers made from a thread of no pool, and two-thread calls made from a
+//! thread of a rayon pool.
 
 use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -59,14 +60,34 @@ fn calls_do_not_allocate() {
         assert_eq!(ALLOCATIONS.load(Ordering::SeqCst) - before, 0, "a call allocated");
     }
 
-    // Large enough to be cut into tasks for two threads. Called from a thread
-    // of the pool, as an engine that runs on one pool does (from outside any
-    // pool, rayon itself allocates a job record per helping thread).
+    // Large enough to be cut into tasks for two threads.
     let conv = Conv1x1::new(64, 64);
     let packed = conv.pack(&vec![0.1; 64 * 64], WeightOrder::OutIn, None).unwrap();
     let desc = TensorDesc::nhwc(1, 32, 32, 64);
     let input = vec![1.0; desc.len().unwrap()];
     let mut output = vec![0.0; desc.len().unwrap()];
+
+    // pointwise's own workers, from this thread (of no pool). The first call
+    // starts the worker; later calls may find it spinning or asleep.
+    let options = RunOptions { threads: Threads::Count(2), ..RunOptions::default() };
+    let mut before = 0;
+    for call in 0..40 {
+        if call == 1 {
+            before = ALLOCATIONS.load(Ordering::SeqCst);
+        }
+        if call % 10 == 9 {
+            // Past the workers' spin: they have gone to sleep.
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        packed.run_with(Tensor::new(&input, desc), TensorMut::new(&mut output, desc), None, &options).unwrap();
+    }
+    assert_eq!(ALLOCATIONS.load(Ordering::SeqCst) - before, 0, "a two-thread call on pointwise's workers allocated");
+    assert!((output[0] - 6.4).abs() < 1e-4);
+
+    // A thread of a rayon pool, as an engine that runs on one pool does (from
+    // outside any pool, rayon itself allocates a job record per helping
+    // thread).
+    output.fill(0.0);
     let options = RunOptions { threads: Threads::Rayon(2), ..RunOptions::default() };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     // A thread's first steal registers it with crossbeam-epoch, which rayon's

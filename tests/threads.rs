@@ -57,9 +57,10 @@ fn results_are_bitwise_identical_for_every_thread_count() {
     for layer in layers() {
         let (packed, input) = setup(&layer, Activation::Silu);
         let single = run(&packed, &layer, &input, Threads::Single);
-        for threads in [Threads::Rayon(2), Threads::Rayon(3), Threads::Rayon(0)] {
+        for threads in [Threads::Rayon(2), Threads::Rayon(3), Threads::Rayon(0), Threads::Count(2), Threads::Count(0)] {
             // From a thread of the pool, and from outside any pool (the caller
-            // then takes part through a rayon scope).
+            // then takes part through a rayon scope, or hands the call to
+            // pointwise's own workers).
             let inside = pool.install(|| run(&packed, &layer, &input, threads));
             let outside = run(&packed, &layer, &input, threads);
             for (parallel, from) in [(inside, "inside"), (outside, "outside")] {
@@ -84,7 +85,9 @@ fn concurrent_calls_share_packed_weights() {
             for t in 0..4 {
                 let (packed, input, expected, layer) = (&packed, &input, &expected, &layer);
                 s.spawn(move || {
-                    let threads = if t % 2 == 0 { Threads::Single } else { Threads::Rayon(2) };
+                    // Two threads ask for pointwise's workers at once: one of
+                    // them runs its calls alone.
+                    let threads = [Threads::Single, Threads::Rayon(2), Threads::Count(2), Threads::Count(0)][t];
                     for _ in 0..3 {
                         assert_eq!(&run(packed, layer, input, threads), expected, "{}", layer.name);
                     }
@@ -126,4 +129,40 @@ fn plan_tasks_run_on_std_threads_once_each() {
     assert_eq!(ran.into_inner(), plan.task_count());
     assert!(!plan.run_task(plan.task_count()), "an out-of-range task ran");
     assert!(output.iter().all(|&v| v == 16.0));
+}
+
+#[test]
+fn workers_take_calls_back_to_back_from_two_threads() {
+    // A worker that ran on into a later call, or wrote after its caller
+    // returned, would leave a NaN or a wrong value in some output.
+    let conv = Conv1x1::new(64, 48).with_activation(Activation::Relu);
+    let mut rng = Rng::new(5);
+    let weights: Vec<f32> = (0..64 * 48).map(|_| rng.f32()).collect();
+    let packed = conv.pack(&weights, WeightOrder::OutIn, None).unwrap();
+    let (in_desc, out_desc) = (TensorDesc::nhwc(1, 24, 24, 64), TensorDesc::nhwc(1, 24, 24, 48));
+    let input: Vec<f32> = (0..in_desc.len().unwrap()).map(|_| rng.f32()).collect();
+    let mut expected = vec![0.0; out_desc.len().unwrap()];
+    packed.run(Tensor::new(&input, in_desc), TensorMut::new(&mut expected, out_desc)).unwrap();
+    std::thread::scope(|s| {
+        for caller in 0..2 {
+            let (packed, input, expected) = (&packed, &input, &expected);
+            s.spawn(move || {
+                let options = RunOptions { threads: Threads::Count(2), ..RunOptions::default() };
+                let mut output = vec![0.0; expected.len()];
+                for call in 0..300 {
+                    output.fill(f32::NAN);
+                    let out = TensorMut::new(&mut output, out_desc);
+                    packed.run_with(Tensor::new(input, in_desc), out, None, &options).unwrap();
+                    assert!(
+                        output.iter().zip(expected).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "caller {caller}, call {call}: output differs from one thread"
+                    );
+                    if call % 50 == 49 {
+                        // Let the workers go to sleep.
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                }
+            });
+        }
+    });
 }

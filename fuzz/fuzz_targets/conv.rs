@@ -473,11 +473,14 @@ impl Case {
                 assert!(!plan.run_task(plan.task_count()));
             }
             1 => {
+                // On rayon or on pointwise's own workers.
+                let threads =
+                    if (self.seed >> 8) & 1 == 0 { Threads::Rayon(self.threads) } else { Threads::Count(self.threads) };
                 p.run_with(
                     tensor_in,
                     TensorMut::new(&mut output, out_desc),
                     residual_tensor,
-                    &RunOptions { threads: Threads::Rayon(self.threads), ..RunOptions::default() },
+                    &RunOptions { threads, ..RunOptions::default() },
                 )
                 .unwrap();
             }

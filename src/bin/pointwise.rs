@@ -2,7 +2,7 @@
 //! and error.
 //!
 //! ```text
-//! cargo run --release -- [--layers FILE] [--isa NAME] [--threads N] [--csv]
+//! cargo run --release -- [--layers FILE] [--isa NAME] [--threads N [--workers]] [--csv]
 //! ```
 //!
 //! For each layer: the kernel that ran, the median time, GFLOP/s, the share of
@@ -27,20 +27,24 @@ struct Options {
     isa: Option<Isa>,
     csv: bool,
     threads: usize,
+    /// N-thread calls on pointwise's own workers, not on the rayon pool.
+    workers: bool,
     layout: Layout,
 }
 
-const USAGE: &str = "usage: pointwise [--layers FILE] [--isa scalar|avx2|avx512|neon] [--threads N]
+const USAGE: &str = "usage: pointwise [--layers FILE] [--isa scalar|avx2|avx512|neon] [--threads N [--workers]]
                  [--layout nhwc|nchw|nchw8c|nchw16c] [--csv]
 
 Runs each layer (default: the embedded public suite) on 1 thread, and on N
 threads too when --threads N > 1, and reports median time, GFLOP/s, share of
 the measured single-core FMA peak, and the error against the scalar oracle.
 With N > 1, `cores` is the N-thread speed-up of an FMA burst timed in the same
-rounds: how many cores the machine gave while the layer was timed.";
+rounds: how many cores the machine gave while the layer was timed. The N-thread
+calls run on a rayon pool of N threads (Threads::Rayon), or with --workers on
+the caller and N - 1 of pointwise's own workers (Threads::Count).";
 
 fn parse_args() -> Result<Options, String> {
-    let mut options = Options { layers: None, isa: None, csv: false, threads: 1, layout: Layout::Nhwc };
+    let mut options = Options { layers: None, isa: None, csv: false, threads: 1, workers: false, layout: Layout::Nhwc };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -50,6 +54,7 @@ fn parse_args() -> Result<Options, String> {
                 options.isa = Some(dispatch::parse_isa(&name).map_err(|e| e.to_string())?);
             }
             "--csv" => options.csv = true,
+            "--workers" => options.workers = true,
             "--layout" => {
                 options.layout = match args.next().as_deref() {
                     Some("nhwc") => Layout::Nhwc,
@@ -130,7 +135,14 @@ struct Measured {
     isa: Isa,
 }
 
-fn measure(layer: &Layer, isa: Isa, layout: Layout, thread_counts: &[usize], pool: &Pool) -> Result<Measured, String> {
+fn measure(
+    layer: &Layer,
+    isa: Isa,
+    options: &Options,
+    thread_counts: &[usize],
+    pool: &Pool,
+) -> Result<Measured, String> {
+    let layout = options.layout;
     let conv = layer.conv;
     let k = conv.in_channels / conv.groups;
     let weights = fill(conv.out_channels * k, 1);
@@ -162,12 +174,12 @@ fn measure(layer: &Layer, isa: Isa, layout: Layout, thread_counts: &[usize], poo
     // With several thread counts, the same rounds also time a register-only
     // FMA burst on one thread and on all of them at once: its speed-up is how
     // many cores the machine gave during this layer's rounds.
+    // With --workers the calls still come from a thread of the pool (any
+    // thread may call), whose other threads then sleep.
+    let many = if options.workers { Threads::Count } else { Threads::Rayon };
     let options: Vec<RunOptions> = thread_counts
         .iter()
-        .map(|&n| RunOptions {
-            threads: if n == 1 { Threads::Single } else { Threads::Rayon(n) },
-            ..Default::default()
-        })
+        .map(|&n| RunOptions { threads: if n == 1 { Threads::Single } else { many(n) }, ..Default::default() })
         .collect();
     let most = *thread_counts.last().unwrap_or(&1);
     let peak_isa = dispatch::detected_isa();
@@ -253,11 +265,16 @@ fn main() -> ExitCode {
         );
     } else {
         println!(
-            "pointwise: {} layers, ISA {}, layout {}, threads {:?}; measured f32 FMA peak ({}, 1 core): {:.1} GFLOP/s",
+            "pointwise: {} layers, ISA {}, layout {}, threads {:?}{}; measured f32 FMA peak ({}, 1 core): {:.1} GFLOP/s",
             layers.len(),
             isa.name(),
             layout_name(options.layout),
             thread_counts,
+            match (options.threads, options.workers) {
+                (1, _) => "",
+                (_, false) => " (rayon pool)",
+                (_, true) => " (pointwise's workers)",
+            },
             peak_isa.name(),
             peak
         );
@@ -277,7 +294,7 @@ fn main() -> ExitCode {
     }
     let mut failures = 0;
     for layer in &layers {
-        match measure(layer, isa, options.layout, &thread_counts, &pool) {
+        match measure(layer, isa, &options, &thread_counts, &pool) {
             Ok(m) => {
                 let bound = 1e-5 * (layer.gemm_shape()[1] as f32).sqrt();
                 let verdict = if m.max_rel_err <= bound { "" } else { "  ERROR ABOVE BOUND" };
