@@ -22,6 +22,26 @@ use pointwise::{
     dispatch, peak, Isa, Layout, PackedConv, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder,
 };
 
+/// `print!` and `println!` that end the program when stdout is closed early
+/// (`pointwise | head`), with the status a SIGPIPE gives in a shell, instead
+/// of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if write!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(141);
+        }
+    }};
+}
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(141);
+        }
+    }};
+}
+
 struct Options {
     layers: Option<String>,
     isa: Option<Isa>,
@@ -260,11 +280,11 @@ fn main() -> ExitCode {
         }
     };
     if options.csv {
-        println!(
+        outln!(
             "layer,isa,kernel,threads,median_us,gflops,peak_pct,max_abs_err,max_rel_err,layout,roofline_gflops,machine_cores"
         );
     } else {
-        println!(
+        outln!(
             "pointwise: {} layers, ISA {}, layout {}, threads {:?}{}; measured f32 FMA peak ({}, 1 core): {:.1} GFLOP/s",
             layers.len(),
             isa.name(),
@@ -278,19 +298,21 @@ fn main() -> ExitCode {
             peak_isa.name(),
             peak
         );
-        println!(
+        outln!(
             "measured read bandwidth (1 core): L2 {:.0} GB/s, L3 {:.0} GB/s, memory {:.0} GB/s; \
              roof = min(peak, FLOPs / (bytes of input + weights + output at the tier they fit in))",
-            bandwidth.l2, bandwidth.l3, bandwidth.dram
+            bandwidth.l2,
+            bandwidth.l3,
+            bandwidth.dram
         );
-        print!("{:<28} {:<22}", "layer", "kernel");
+        out!("{:<28} {:<22}", "layer", "kernel");
         for n in &thread_counts {
-            print!(" {:>9} {:>7} {:>6}", format!("us/{n}t"), format!("GF/{n}t"), "%peak");
+            out!(" {:>9} {:>7} {:>6}", format!("us/{n}t"), format!("GF/{n}t"), "%peak");
         }
         if thread_counts.len() > 1 {
-            print!(" {:>7} {:>6}", "speedup", "cores");
+            out!(" {:>7} {:>6}", "speedup", "cores");
         }
-        println!(" {:>7} {:>6} {:>9} {:>9}", "roof", "%roof", "max_abs", "max_rel");
+        outln!(" {:>7} {:>6} {:>9} {:>9}", "roof", "%roof", "max_abs", "max_rel");
     }
     let mut failures = 0;
     for layer in &layers {
@@ -303,7 +325,7 @@ fn main() -> ExitCode {
                 let roof = roofline(layer, peak, &bandwidth);
                 if options.csv {
                     for (n, median) in &m.medians {
-                        println!(
+                        outln!(
                             "{},{},{},{n},{:.2},{:.2},{:.1},{:e},{:e},{},{roof:.1},{:.2}",
                             layer.name,
                             m.isa.name(),
@@ -318,26 +340,26 @@ fn main() -> ExitCode {
                         );
                     }
                 } else {
-                    print!("{:<28} {:<22}", layer.name, m.kernel);
+                    out!("{:<28} {:<22}", layer.name, m.kernel);
                     for (_, median) in &m.medians {
                         let gflops = rate(median);
-                        print!(" {:>9.1} {gflops:>7.1} {:>5.1}%", median.as_secs_f64() * 1e6, 100.0 * gflops / peak);
+                        out!(" {:>9.1} {gflops:>7.1} {:>5.1}%", median.as_secs_f64() * 1e6, 100.0 * gflops / peak);
                     }
                     if let [(_, one), (_, many)] = m.medians[..] {
-                        print!(
+                        out!(
                             " {:>6.2}x {:>6.2}",
                             one.as_secs_f64() / many.as_secs_f64(),
                             m.machine_scaling.unwrap_or(1.0)
                         );
                     }
                     let pct_roof = 100.0 * rate(&m.medians[0].1) / roof;
-                    println!(" {roof:>7.1} {pct_roof:>5.1}% {:>9.2e} {:>9.2e}{verdict}", m.max_abs_err, m.max_rel_err);
+                    outln!(" {roof:>7.1} {pct_roof:>5.1}% {:>9.2e} {:>9.2e}{verdict}", m.max_abs_err, m.max_rel_err);
                 }
             }
             Err(e) => {
                 failures += 1;
                 if options.csv {
-                    println!("{},{},unsupported,1,,,,,,{},,", layer.name, isa.name(), layout_name(options.layout));
+                    outln!("{},{},unsupported,1,,,,,,{},,", layer.name, isa.name(), layout_name(options.layout));
                 }
                 eprintln!("{}: unsupported: {e}", layer.name);
             }
