@@ -302,8 +302,7 @@ impl PackedConv {
             }
         }
         let call = self.validate_call(&input, &output, residual.as_ref())?;
-        let threads = options.threads.count();
-        Plan::new(call, output.data, threads).run(options.threads, threads);
+        Plan::new(call, output.data, options.threads.count()).run(options.threads);
         Ok(self.info())
     }
 

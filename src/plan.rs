@@ -40,16 +40,21 @@ pub enum Threads {
 }
 
 impl Threads {
-    /// The number of threads a call may use.
+    /// The number of threads a call may use (at most `MAX_PARTICIPANTS`).
     pub(crate) fn count(self) -> usize {
-        match self {
+        let requested = match self {
             Threads::Single => 1,
             Threads::Count(requested) => {
                 let cores = cores();
-                if requested == 0 { cores } else { requested.min(cores) }.min(MAX_PARTICIPANTS)
+                if requested == 0 {
+                    cores
+                } else {
+                    requested.min(cores)
+                }
             }
-            Threads::Rayon(requested) => rayon_threads(requested).min(MAX_PARTICIPANTS),
-        }
+            Threads::Rayon(requested) => rayon_threads(requested),
+        };
+        requested.min(MAX_PARTICIPANTS)
     }
 }
 
@@ -116,6 +121,8 @@ const MAX_TASKS: usize = 64 * 64;
 pub struct Plan<'a> {
     call: Call<'a>,
     schedule: Schedule,
+    /// The threads the tasks were cut for.
+    threads: usize,
     out: *mut f32,
     /// Tasks `[i·per_claim, (i+1)·per_claim)` form claim `i`.
     per_claim: usize,
@@ -145,6 +152,7 @@ impl<'a> Plan<'a> {
             claims: schedule.task_count().div_ceil(per_claim),
             call,
             schedule,
+            threads,
             out: output.as_mut_ptr(),
             per_claim,
             claimed: [const { AtomicU64::new(0) }; MAX_TASKS / 64],
@@ -188,20 +196,20 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// Runs every task not yet run, on up to `count` threads of the kind
-    /// `threads` names (`count` is `threads.count()`, which the plan was cut
-    /// for).
+    /// Runs every task not yet run, on as many threads of the kind `kind`
+    /// names as the plan was cut for.
     ///
     /// The tasks are dealt out in equal ranges, one per thread. Each thread
     /// claims tasks from its own range, then from the others' until none is
     /// left, so a thread that the machine slows down runs fewer tasks instead
     /// of holding the others up.
-    pub(crate) fn run(&self, threads: Threads, count: usize) {
-        let participants = count.min(self.claims).min(MAX_PARTICIPANTS);
+    pub(crate) fn run(&self, kind: Threads) {
+        // `cursors` holds one range per participant.
+        let participants = self.threads.min(self.claims).min(MAX_PARTICIPANTS);
         if participants <= 1 {
             return self.run_all();
         }
-        match threads {
+        match kind {
             Threads::Single => self.run_all(),
             Threads::Count(_) => crate::workers::run(participants, &|p| self.participate(p, participants)),
             Threads::Rayon(_) => self.run_on_rayon(participants),

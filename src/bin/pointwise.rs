@@ -35,10 +35,8 @@ macro_rules! out {
 }
 macro_rules! outln {
     ($($arg:tt)*) => {{
-        use std::io::Write;
-        if writeln!(std::io::stdout(), $($arg)*).is_err() {
-            std::process::exit(141);
-        }
+        out!($($arg)*);
+        out!("\n");
     }};
 }
 
