@@ -39,6 +39,7 @@ fn ukernels(c: &mut Criterion) {
             clamp_min: f32::NEG_INFINITY,
             clamp_max: f32::INFINITY,
             accumulate: 0,
+            a_cold: 0,
         };
         assert!(dispatch::is_available(kernel.isa));
         let mut group = c.benchmark_group("ukernel");

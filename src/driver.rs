@@ -496,6 +496,9 @@ unsafe fn run_block(
             clamp_min,
             clamp_max,
             accumulate: 0,
+            // The block's first panel reads its rows from wherever they are;
+            // the later ones find them in L2. A copy is already in cache.
+            a_cold: u32::from(panel == panels.start && scratch.is_none()),
         };
         at = v;
         // One call per panel: the kernel walks the block's row tiles with the

@@ -115,5 +115,28 @@ fn large_depths() {
             };
             check_case(&case, isa, seed).unwrap();
         }
+        // Whole panels of 16 and 32 columns at depths of 512 and more, over
+        // several row tiles, rows not 4 KiB apart: the kernels' instances that
+        // stream their panel and prefetch the next tile's rows.
+        for (seed, conv, layout) in [
+            (3, Conv1x1::new(520, 64), Layout::Nhwc),
+            (4, Conv1x1::new(1040, 96).with_stride(2, 1), Layout::Nhwc),
+            (5, Conv1x1::new(528, 64), Layout::Nchwc(16)),
+        ] {
+            let case = Case {
+                conv,
+                batch: 1,
+                height: 5,
+                width: 7,
+                input: layout,
+                output: Layout::Nhwc,
+                residual: None,
+                bias: true,
+                order: WeightOrder::OutIn,
+                in_slice: (0, 0),
+                out_slice: (0, 0),
+            };
+            check_case(&case, isa, seed).unwrap();
+        }
     }
 }

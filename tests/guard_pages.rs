@@ -386,6 +386,7 @@ fn check_kernel_rows(
             clamp_min: if seq % 5 == 2 { -0.5 } else { f32::NEG_INFINITY },
             clamp_max: if seq % 5 == 2 { 0.25 } else { f32::INFINITY },
             accumulate: accumulate as u32,
+            a_cold: u32::from(seq.is_multiple_of(2)),
         };
         // SAFETY: each row holds exactly the elements the contract names; the
         // panel holds k·NR floats, 64-byte aligned; bias NR floats; the CPU

@@ -296,6 +296,7 @@ fn kernels_on_exact_rows() {
                             clamp_min: if case % 4 == 1 { -0.25 } else { f32::NEG_INFINITY },
                             clamp_max: if case % 4 == 1 { 0.5 } else { f32::INFINITY },
                             accumulate: accumulate as u32,
+                            a_cold: u32::from(case.is_multiple_of(2)),
                         };
                         // SAFETY: every row holds exactly the elements the
                         // contract names for (m, n, k) and these strides; each

@@ -55,6 +55,10 @@
 //!   once, and nothing else: no padding column, no neighbouring channel, no row
 //!   beyond `m`.
 //! * NaN propagates: the clamp keeps a NaN (as PyTorch's `clamp`/`relu` do).
+//! * Prefetches are not reads: a kernel may prefetch addresses ahead of the
+//!   elements above (the next row tile's rows, later panel rows), which never
+//!   faults and changes nothing that the program can observe. `a_cold` says
+//!   when that is worth it for the activation rows.
 
 /// The instruction sets a kernel can be written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -208,6 +212,11 @@ pub struct TileArgs {
     pub clamp_max: f32,
     /// Non-zero: add the tile's current C values to the sum (K blocking).
     pub accumulate: u32,
+    /// Non-zero when this call is the first to read the activation rows
+    /// since they were last written (a block's first panel): they may be in
+    /// L3 or memory, and a kernel may prefetch them ahead of use. A hint,
+    /// which never changes what is computed.
+    pub a_cold: u32,
 }
 
 impl TileArgs {
@@ -230,6 +239,26 @@ impl TileArgs {
             let residual = if self.r_rows.is_null() { core::ptr::null() } else { *self.r_rows.add(i) };
             (*self.c_rows.add(i), residual)
         }
+    }
+}
+
+/// The rows of the row tile after the current one, in the same kernel call:
+/// what a kernel may prefetch while it computes the current tile. `count` is
+/// 0 after the last tile.
+#[derive(Clone, Copy, Debug)]
+pub struct NextRows {
+    /// `count` readable row pointers (dangling when `count` is 0).
+    pub rows: *const *const f32,
+    /// Rows in the next tile.
+    pub count: usize,
+}
+
+impl NextRows {
+    /// The tile of `count` rows from row `first` of `t`, cut to the rows `t`
+    /// has (none when `first >= t.m`).
+    #[inline(always)]
+    pub fn after(t: &TileArgs, first: usize, count: usize) -> NextRows {
+        NextRows { rows: t.a_rows.wrapping_add(first), count: count.min(t.m.saturating_sub(first)) }
     }
 }
 

@@ -22,6 +22,10 @@
 /// The list must be every row count below `$mr`, in order (checked at
 /// compile time): an `M`-row instance writes `M` rows.
 ///
+/// With a last argument `with_next_rows`, each call also gets the rows of the
+/// tile after it (`$tile::<M, $v>(tile, next)`, see [`abi::NextRows`]), for
+/// kernels that prefetch them.
+///
 /// The row loop is written out here, around the dispatch, with one call site
 /// per instance. Two other shapes measured slower on the narrow MobileNetV2
 /// layers (AVX-512, Zen 4): a loop through a closure, or a second call site
@@ -34,6 +38,16 @@
 ))]
 macro_rules! per_row_count {
     ($t:expr, $tile:ident::<_ $(, $g:tt)*>, [$($m:literal),*], $mr:literal) => {{
+        per_row_count!(@check [$($m),*], $mr);
+        per_row_count!(@walk $t, $mr, |rows, _next| per_row_count!(@match rows, $tile, ($($g),*), [$($m),*], $mr, ()))
+    }};
+    // The same, with each tile also given the rows of the tile after it
+    // ([`abi::NextRows`]): for kernels that prefetch them.
+    ($t:expr, $tile:ident::<_ $(, $g:tt)*>, [$($m:literal),*], $mr:literal, with_next_rows) => {{
+        per_row_count!(@check [$($m),*], $mr);
+        per_row_count!(@walk $t, $mr, |rows, next| per_row_count!(@match rows, $tile, ($($g),*), [$($m),*], $mr, (next)))
+    }};
+    (@check [$($m:literal),*], $mr:literal) => {
         const {
             let counts = [$($m),*];
             assert!(counts.len() + 1 == $mr, "list every row count below MR");
@@ -43,6 +57,8 @@ macro_rules! per_row_count {
                 i += 1;
             }
         }
+    };
+    (@walk $t:expr, $mr:literal, |$rows:ident, $next:ident| $body:expr) => {{
         let all: &$crate::abi::TileArgs = $t;
         // `row_tiles`, written as a loop over the first row: fewer values
         // live across the tiles, so the k loops keep all their registers.
@@ -51,19 +67,23 @@ macro_rules! per_row_count {
         let mut first = 0;
         while first < all.m {
             let count = base + usize::from(first < switch);
-            let rows = $crate::abi::row_range(all, first, count);
-            per_row_count!(@match &rows, $tile, ($($g),*), [$($m),*], $mr);
+            let $rows = &$crate::abi::row_range(all, first, count);
+            let $next = $crate::abi::NextRows::after(all, first + count, base + usize::from(first + count < switch));
+            $body;
             first += count;
         }
     }};
-    (@match $t:expr, $tile:ident, $g:tt, [$($m:literal),*], $mr:literal) => {
+    (@match $t:expr, $tile:ident, $g:tt, [$($m:literal),*], $mr:literal, $extra:tt) => {
         match $t.m {
-            $($m => per_row_count!(@call $t, $tile, $m, $g),)*
-            _ => per_row_count!(@call $t, $tile, $mr, $g),
+            $($m => per_row_count!(@call $t, $tile, $m, $g, $extra),)*
+            _ => per_row_count!(@call $t, $tile, $mr, $g, $extra),
         }
     };
-    (@call $t:expr, $tile:ident, $m:literal, ($($g:tt),*)) => {
+    (@call $t:expr, $tile:ident, $m:literal, ($($g:tt),*), ()) => {
         $tile::<$m $(, $g)*>($t)
+    };
+    (@call $t:expr, $tile:ident, $m:literal, ($($g:tt),*), ($next:expr)) => {
+        $tile::<$m $(, $g)*>($t, $next)
     };
 }
 

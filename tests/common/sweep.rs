@@ -71,6 +71,8 @@ struct Variant {
     residual: bool,
     clamp: bool,
     accumulate: bool,
+    /// The `a_cold` hint (never changes results).
+    cold: bool,
     /// Column block of C and R: 0 (contiguous), 1 (NCHW-like), 8 or 16.
     c_block: usize,
     /// Depth block of A: 0 (contiguous), 1 (NCHW-like), 8 or 16.
@@ -90,6 +92,7 @@ fn variant(case: usize) -> Variant {
         residual: case % 3 == 1,
         clamp: case % 4 == 2,
         accumulate: case % 5 == 3,
+        cold: case % 7 < 4,
         c_block,
         a_block,
         phase,
@@ -193,6 +196,7 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
                 clamp_min: lo,
                 clamp_max: hi,
                 accumulate: v.accumulate as u32,
+                a_cold: v.cold as u32,
             };
             // SAFETY: the buffers above satisfy the ABI contract; the caller
             // checked that the CPU supports the kernel's ISA.

@@ -8,7 +8,7 @@ use core::arch::x86_64::*;
 
 use crate::abi::{
     bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, store_pairs,
-    store_pairs_elementwise, store_tile_elementwise, TileArgs,
+    store_pairs_elementwise, store_tile_elementwise, NextRows, TileArgs,
 };
 
 const LANES: usize = 8;
@@ -28,14 +28,18 @@ fn tail_mask(len: usize) -> __m256i {
 /// row loop has a constant trip count: the accumulators stay in registers
 /// through the epilogue, and nothing is computed for absent rows. `V <
 /// PANEL_V` serves a last panel whose live columns fit in `V` vectors: it
-/// skips the FMAs of the dead ones.
+/// skips the FMAs of the dead ones. `PREFETCH` instances prefetch `next`,
+/// the rows of the tile after this one ([`super::streams_rows`]).
 ///
 /// # Safety
 /// The ABI contract for `NR = PANEL_V·8`, with `t.m == MR` and `t.n <= V·8`;
-/// the CPU has AVX2 and FMA.
+/// `next` holds `next.count` readable row pointers; the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize>(t: &TileArgs) {
+unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize, const PREFETCH: bool>(
+    t: &TileArgs,
+    next: NextRows,
+) {
     debug_assert_eq!(t.m, MR);
     let nr = PANEL_V * LANES;
     let mut acc = [[_mm256_setzero_ps(); V]; MR];
@@ -60,22 +64,39 @@ unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize>(t: &TileAr
         // SAFETY: the contract gives m >= 1 readable row pointers; the run's
         // first element is in bounds.
         let a_rows: [*const f32; MR] = unsafe { row_pointers_at(t.a_rows, t.m, offset) };
-        for p in 0..len {
-            let mut b = [_mm256_setzero_ps(); V];
-            for (v, b_v) in b.iter_mut().enumerate() {
-                // SAFETY: the panel row is in bounds and 32-byte aligned (64-byte
-                // aligned panel, rows of NR = V·8 floats).
-                *b_v = unsafe { _mm256_load_ps(panel.add(v * LANES)) };
-            }
-            for (sums_row, row) in sums.iter_mut().zip(&a_rows) {
-                // SAFETY: element p of this run is in bounds by the contract.
-                let a = unsafe { _mm256_broadcast_ss(&*row.add(p)) };
-                for v in 0..V {
-                    sums_row[v] = _mm256_fmadd_ps(a, b[v], sums_row[v]);
+        let mut p = 0;
+        while p < len {
+            // Without prefetching, one chunk is the whole run.
+            let chunk_end = if PREFETCH {
+                // As in the AVX-512 tile: a line of each of the next tile's
+                // rows every 16 steps, a tile ahead of their use.
+                for j in 0..next.count.min(MR) {
+                    // SAFETY: `next` holds `count` readable row pointers.
+                    let row = unsafe { *next.rows.add(j) };
+                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(offset + p) as *const i8);
                 }
+                (p + 16).min(len)
+            } else {
+                len
+            };
+            while p < chunk_end {
+                let mut b = [_mm256_setzero_ps(); V];
+                for (v, b_v) in b.iter_mut().enumerate() {
+                    // SAFETY: the panel row is in bounds and 32-byte aligned (64-byte
+                    // aligned panel, rows of NR = V·8 floats).
+                    *b_v = unsafe { _mm256_load_ps(panel.add(v * LANES)) };
+                }
+                for (sums_row, row) in sums.iter_mut().zip(&a_rows) {
+                    // SAFETY: element p of this run is in bounds by the contract.
+                    let a = unsafe { _mm256_broadcast_ss(&*row.add(p)) };
+                    for v in 0..V {
+                        sums_row[v] = _mm256_fmadd_ps(a, b[v], sums_row[v]);
+                    }
+                }
+                // SAFETY: stays within (or one past) the k·NR panel.
+                panel = unsafe { panel.add(nr) };
+                p += 1;
             }
-            // SAFETY: stays within (or one past) the k·NR panel.
-            panel = unsafe { panel.add(nr) };
         }
         acc = sums;
     });
@@ -239,10 +260,10 @@ pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
 unsafe fn panel_6x16(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR and n <= V·8 for each instance).
     unsafe {
-        if t.n <= LANES {
-            per_row_count!(t, tile::<_, 1, 2>, [1, 2, 3, 4, 5], 6)
-        } else {
-            per_row_count!(t, tile::<_, 2, 2>, [1, 2, 3, 4, 5], 6)
+        match (t.n <= LANES, super::streams_rows(t, 6)) {
+            (true, _) => per_row_count!(t, tile::<_, 1, 2, false>, [1, 2, 3, 4, 5], 6, with_next_rows),
+            (false, false) => per_row_count!(t, tile::<_, 2, 2, false>, [1, 2, 3, 4, 5], 6, with_next_rows),
+            (false, true) => per_row_count!(t, tile::<_, 2, 2, true>, [1, 2, 3, 4, 5], 6, with_next_rows),
         }
     }
 }
@@ -313,7 +334,11 @@ unsafe fn gemv<const P: usize, const V: usize>(t: &TileArgs, one_panel: unsafe f
 pub unsafe fn f32_pw_8x8__avx2_fma(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
-    unsafe { for_each_panel(t, 8, |panel| per_row_count!(panel, tile::<_, 1, 1>, [1, 2, 3, 4, 5, 6, 7], 8)) }
+    unsafe {
+        for_each_panel(t, 8, |panel| {
+            per_row_count!(panel, tile::<_, 1, 1, false>, [1, 2, 3, 4, 5, 6, 7], 8, with_next_rows)
+        })
+    }
 }
 
 /// Dot-product tile of 2 columns, for layers with 1 or 2 output channels per

@@ -24,7 +24,7 @@ use core::arch::x86_64::*;
 
 use crate::abi::{
     bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, store_pairs,
-    store_pairs_elementwise, store_tile_elementwise, TileArgs,
+    store_pairs_elementwise, store_tile_elementwise, NextRows, TileArgs,
 };
 
 const LANES: usize = 16;
@@ -42,14 +42,19 @@ fn tail_mask(len: usize) -> __mmask16 {
 /// row loop, the epilogue's included, has a constant trip count and the
 /// accumulators stay in registers. `V < PANEL_V` serves a last panel whose
 /// live columns fit in `V` vectors: it skips the FMAs of the dead ones.
+/// `PREFETCH` instances stream their panel ([`super::streams_panel`]) and may
+/// prefetch `next`, the rows of the tile after this one
+/// ([`super::streams_rows`]).
 ///
 /// # Safety
 /// The ABI contract for `NR = PANEL_V·16`, with `t.m == MR` and
-/// `t.n <= V·16`; the CPU has AVX-512F.
+/// `t.n <= V·16`; `next` holds `next.count` readable row pointers; the CPU
+/// has AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn tile<const MR: usize, const V: usize, const HALF: bool, const PANEL_V: usize, const PREFETCH: bool>(
     t: &TileArgs,
+    next: NextRows,
 ) {
     debug_assert_eq!(t.m, MR);
     let nr = PANEL_V * LANES;
@@ -65,6 +70,12 @@ unsafe fn tile<const MR: usize, const V: usize, const HALF: bool, const PANEL_V:
         }
     }
 
+    // A tile that streams its panel also walks its k steps in chunks of 16,
+    // and fetches the next tile's rows between them when `streams_rows` says
+    // so. Not the one-vector tile (12x16): its loop then kept three row
+    // pointers on the stack.
+    let chunked = PREFETCH && V == 2;
+    let prefetch_rows = chunked && super::streams_rows(t, 12);
     let mut panel = t.b_panel;
     // Inlined by force: `for_each_run` calls the closure from two places, and
     // an outlined closure would keep the accumulators in memory.
@@ -82,49 +93,68 @@ unsafe fn tile<const MR: usize, const V: usize, const HALF: bool, const PANEL_V:
             // `len` elements lie in one allocation, so `len <= isize::MAX`.
             let mut i = -(len as isize);
             while i != 0 {
-                let mut b = [_mm512_setzero_ps(); V];
-                for (v, b_v) in b.iter_mut().enumerate() {
-                    // SAFETY: the panel row is in bounds and 64-byte aligned (64-byte
-                    // aligned panel, rows of NR = V·16 floats).
-                    *b_v = unsafe {
-                        if HALF && v == V - 1 {
-                            _mm512_zextps256_ps512(_mm256_load_ps(panel.add(v * LANES)))
-                        } else {
-                            _mm512_load_ps(panel.add(v * LANES))
-                        }
-                    };
-                }
-                if PREFETCH {
-                    for v in 0..PANEL_V {
-                        _mm_prefetch::<_MM_HINT_T0>(
-                            panel.wrapping_add(super::PANEL_PREFETCH_AHEAD + v * LANES) as *const i8
-                        );
+                if prefetch_rows {
+                    // The next tile reads the same elements of its rows: fetch
+                    // them a tile ahead, one line of each row every 16 steps,
+                    // so that they come from L2 rather than L3 or memory.
+                    let at = offset + (len as isize + i) as usize;
+                    for j in 0..next.count.min(MR) {
+                        // SAFETY: `next` holds `count` readable row pointers.
+                        let row = unsafe { *next.rows.add(j) };
+                        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(at) as *const i8);
                     }
                 }
-                for (acc_row, end) in acc.iter_mut().zip(&ends) {
-                    // SAFETY: -len <= i < 0, so this is element offset + len + i of
-                    // the row, inside the run: in bounds by the contract.
-                    let a = _mm512_set1_ps(unsafe { *end.offset(i) });
-                    for v in 0..V {
-                        acc_row[v] = if HALF && v == V - 1 {
-                            let (a, b, c) = (
-                                _mm512_castps512_ps256(a),
-                                _mm512_castps512_ps256(b[v]),
-                                _mm512_castps512_ps256(acc_row[v]),
-                            );
-                            _mm512_zextps256_ps512(_mm256_fmadd_ps(a, b, c))
-                        } else {
-                            _mm512_fmadd_ps(a, b[v], acc_row[v])
+                loop {
+                    let mut b = [_mm512_setzero_ps(); V];
+                    for (v, b_v) in b.iter_mut().enumerate() {
+                        // SAFETY: the panel row is in bounds and 64-byte aligned (64-byte
+                        // aligned panel, rows of NR = V·16 floats).
+                        *b_v = unsafe {
+                            if HALF && v == V - 1 {
+                                _mm512_zextps256_ps512(_mm256_load_ps(panel.add(v * LANES)))
+                            } else {
+                                _mm512_load_ps(panel.add(v * LANES))
+                            }
                         };
                     }
+                    if PREFETCH {
+                        for v in 0..PANEL_V {
+                            _mm_prefetch::<_MM_HINT_T0>(
+                                panel.wrapping_add(super::PANEL_PREFETCH_AHEAD + v * LANES) as *const i8
+                            );
+                        }
+                    }
+                    for (acc_row, end) in acc.iter_mut().zip(&ends) {
+                        // SAFETY: -len <= i < 0, so this is element offset + len + i of
+                        // the row, inside the run: in bounds by the contract.
+                        let a = _mm512_set1_ps(unsafe { *end.offset(i) });
+                        for v in 0..V {
+                            acc_row[v] = if HALF && v == V - 1 {
+                                let (a, b, c) = (
+                                    _mm512_castps512_ps256(a),
+                                    _mm512_castps512_ps256(b[v]),
+                                    _mm512_castps512_ps256(acc_row[v]),
+                                );
+                                _mm512_zextps256_ps512(_mm256_fmadd_ps(a, b, c))
+                            } else {
+                                _mm512_fmadd_ps(a, b[v], acc_row[v])
+                            };
+                        }
+                    }
+                    // SAFETY: stays within (or one past) the k·NR panel.
+                    panel = unsafe { panel.add(nr) };
+                    i += 1;
+                    // SAFETY: an empty asm block that only claims to change `i`: this
+                    // hides the index from LLVM's strength reduction, which would trade
+                    // the count to 0 for a count up plus an end register.
+                    unsafe {
+                        core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags))
+                    };
+                    // Unchunked, one loop runs the whole run.
+                    if if chunked { i & 15 == 0 } else { i == 0 } {
+                        break;
+                    }
                 }
-                // SAFETY: stays within (or one past) the k·NR panel.
-                panel = unsafe { panel.add(nr) };
-                i += 1;
-                // SAFETY: an empty asm block that only claims to change `i`: this
-                // hides the index from LLVM's strength reduction, which would trade
-                // the count to 0 for a count up plus an end register.
-                unsafe { core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags)) };
             }
         },
     );
@@ -331,9 +361,9 @@ unsafe fn columns_12x32<const V: usize, const HALF: bool>(t: &TileArgs) {
         // is one of many, and each instance costs compile time (the fuzz
         // build's instrumentation especially).
         if V == 2 && !HALF && super::streams_panel(t, 12, 32) {
-            per_row_count!(t, tile::<_, V, HALF, 2, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+            per_row_count!(t, tile::<_, V, HALF, 2, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, with_next_rows)
         } else {
-            per_row_count!(t, tile::<_, V, HALF, 2, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+            per_row_count!(t, tile::<_, V, HALF, 2, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, with_next_rows)
         }
     }
 }
@@ -366,9 +396,9 @@ unsafe fn panel_12x16(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance).
     unsafe {
         if super::streams_panel(t, 12, 16) {
-            per_row_count!(t, tile::<_, 1, false, 1, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+            per_row_count!(t, tile::<_, 1, false, 1, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, with_next_rows)
         } else {
-            per_row_count!(t, tile::<_, 1, false, 1, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+            per_row_count!(t, tile::<_, 1, false, 1, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, with_next_rows)
         }
     }
 }
