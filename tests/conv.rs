@@ -75,24 +75,28 @@ fn depthwise_extreme_works() {
     }
 }
 
+/// A case with bias, NHWC tensors, no residual and no channel slices.
+fn plain_case(conv: Conv1x1, batch: usize, height: usize, width: usize) -> Case {
+    Case {
+        conv,
+        batch,
+        height,
+        width,
+        input: Layout::Nhwc,
+        output: Layout::Nhwc,
+        residual: None,
+        bias: true,
+        order: WeightOrder::OutIn,
+        in_slice: (0, 0),
+        out_slice: (0, 0),
+    }
+}
+
 #[test]
 fn large_depths() {
     for isa in dispatch::available_isas() {
         for k in [1, 255, 1024, 8192] {
-            let case = Case {
-                conv: Conv1x1::new(k, 19),
-                batch: 1,
-                height: 2,
-                width: 7,
-                input: Layout::Nhwc,
-                output: Layout::Nhwc,
-                residual: None,
-                bias: true,
-                order: WeightOrder::OutIn,
-                in_slice: (0, 0),
-                out_slice: (0, 0),
-            };
-            check_case(&case, isa, k as u64).unwrap();
+            check_case(&plain_case(Conv1x1::new(k, 19), 1, 2, 7), isa, k as u64).unwrap();
         }
         // Pixels a multiple of 4 KiB apart, which kernels of more than 8 rows
         // read from a copy of their rows: a channel slice of 1000 of 1024
@@ -100,43 +104,18 @@ fn large_depths() {
         for (seed, conv, in_slice) in
             [(1, Conv1x1::new(1000, 19), (16, 8)), (2, Conv1x1::new(1024, 38).with_groups(2).with_stride(2, 2), (0, 0))]
         {
-            let case = Case {
-                conv,
-                batch: 2,
-                height: 4,
-                width: 13,
-                input: Layout::Nhwc,
-                output: Layout::Nhwc,
-                residual: Some(Layout::Nhwc),
-                bias: true,
-                order: WeightOrder::OutIn,
-                in_slice,
-                out_slice: (0, 0),
-            };
+            let case = Case { residual: Some(Layout::Nhwc), in_slice, ..plain_case(conv, 2, 4, 13) };
             check_case(&case, isa, seed).unwrap();
         }
         // Whole panels of 16 and 32 columns at depths of 512 and more, over
         // several row tiles, rows not 4 KiB apart: the kernels' instances that
         // stream their panel and prefetch the next tile's rows.
-        for (seed, conv, layout) in [
+        for (seed, conv, input) in [
             (3, Conv1x1::new(520, 64), Layout::Nhwc),
             (4, Conv1x1::new(1040, 96).with_stride(2, 1), Layout::Nhwc),
             (5, Conv1x1::new(528, 64), Layout::Nchwc(16)),
         ] {
-            let case = Case {
-                conv,
-                batch: 1,
-                height: 5,
-                width: 7,
-                input: layout,
-                output: Layout::Nhwc,
-                residual: None,
-                bias: true,
-                order: WeightOrder::OutIn,
-                in_slice: (0, 0),
-                out_slice: (0, 0),
-            };
-            check_case(&case, isa, seed).unwrap();
+            check_case(&Case { input, ..plain_case(conv, 1, 5, 7) }, isa, seed).unwrap();
         }
     }
 }
