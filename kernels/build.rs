@@ -9,6 +9,7 @@ struct Tile {
     isa: String,
     mr: usize,
     nr: usize,
+    panels_walk_depth: usize,
 }
 
 /// (isa column, `Isa` variant, module path, cfg that compiles the module)
@@ -28,12 +29,13 @@ fn main() {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|line| {
             let f: Vec<&str> = line.split(',').map(str::trim).collect();
-            assert_eq!(f.len(), 4, "tiles.csv: expected name,isa,mr,nr in {line:?}");
+            assert_eq!(f.len(), 5, "tiles.csv: expected name,isa,mr,nr,panels_walk_depth in {line:?}");
             let tile = Tile {
                 name: f[0].to_string(),
                 isa: f[1].to_string(),
                 mr: f[2].parse().expect("tiles.csv: mr is a number"),
                 nr: f[3].parse().expect("tiles.csv: nr is a number"),
+                panels_walk_depth: f[4].parse().expect("tiles.csv: panels_walk_depth is a number"),
             };
             assert!(ISAS.iter().any(|i| i.0 == tile.isa), "tiles.csv: unknown isa {}", tile.isa);
             assert!(tile.mr >= 1 && tile.nr >= 1, "tiles.csv: empty tile in {line:?}");
@@ -51,10 +53,12 @@ fn main() {
         let (_, variant, module, cfg) = ISAS.iter().find(|i| i.0 == t.isa).unwrap();
         writeln!(
             out,
-            "    #[cfg({cfg})]\n    Kernel {{ name: \"{name}\", isa: Isa::{variant}, mr: {mr}, nr: {nr}, run: {module}::{name} }},",
+            "    #[cfg({cfg})]\n    Kernel {{ name: \"{name}\", isa: Isa::{variant}, mr: {mr}, nr: {nr}, \
+             panels_walk_depth: {depth}, run: {module}::{name} }},",
             name = t.name,
             mr = t.mr,
-            nr = t.nr
+            nr = t.nr,
+            depth = t.panels_walk_depth
         )
         .unwrap();
     }

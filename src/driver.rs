@@ -456,12 +456,26 @@ unsafe fn run_block(
     let (clamp_min, clamp_max) = call.desc.activation.kernel_clamp();
     // A block of one pixel (the M = 1 layers: classifier, squeeze-excitation)
     // hands all its panels to one kernel call, which can then run several
-    // panels' FMA chains side by side; other blocks go one panel at a time.
-    let panels_per_call = if count == 1 { panels.len().max(1) } else { 1 };
+    // panels' FMA chains side by side. So does a block at a depth the kernel
+    // walks panels at (`Kernel::panels_walk_depth`), when its call can be
+    // walked (`walks_panels`: contiguous rows and columns, no residual), but
+    // for a narrow last panel, which gets a call of its own. Other blocks go
+    // one panel at a time.
+    let walk = count > 1
+        && k <= kernel.panels_walk_depth
+        && a_k.block == 0
+        && first_view.c_cols.block == 0
+        && first_view.residual.is_none();
+    let narrow_last = walk && !n.is_multiple_of(nr) && panels.end == pack::panels(n, nr);
+    let per_call = if count == 1 || walk { panels.len() - usize::from(narrow_last) } else { 1 };
+    let calls = (panels.start..panels.end - usize::from(narrow_last))
+        .step_by(per_call.max(1))
+        .map(move |panel| (panel, per_call))
+        .chain(narrow_last.then(|| (panels.end - 1, 1)));
     let mut at = first_view;
-    for panel in panels.clone().step_by(panels_per_call) {
+    for (panel, panels_in_call) in calls {
         let v = view(panel);
-        let columns = ((panel + panels_per_call).min(panels.end) * nr).min(n) - panel * nr;
+        let columns = ((panel + panels_in_call).min(panels.end) * nr).min(n) - panel * nr;
         if panel != panels.start {
             // The same pixels, this panel's channels: every row pointer moves
             // by the same distance.
@@ -502,8 +516,8 @@ unsafe fn run_block(
         };
         at = v;
         // One call per panel: the kernel walks the block's row tiles with the
-        // panel in L1. (Walking the tiles outside and the panels inside, for
-        // layers whose panels all fit in L1, measured no better here.)
+        // panel in L1. One call for several: the kernel walks its row tiles
+        // across the panels (see `calls` above).
         // SAFETY: the pointers above satisfy the ABI contract for this kernel
         // (validated shapes, the block's `count` rows, 64-byte aligned panels
         // of k·nr floats `panel_stride` apart, nr bias floats per panel), and

@@ -3,7 +3,7 @@
 mod common;
 
 use common::convs::{check_case, check_random, Case, ACTIVATIONS, LAYOUTS};
-use pointwise::{dispatch, Conv1x1, Layout, WeightOrder};
+use pointwise::{dispatch, Activation, Conv1x1, Layout, WeightOrder};
 
 fn assert_clean(isa: pointwise::Isa, tally: common::sweep::Tally) {
     assert_eq!(tally.failed, 0, "{}: {:#?}", isa.name(), tally.first_failures);
@@ -116,6 +116,35 @@ fn large_depths() {
             (5, Conv1x1::new(528, 64), Layout::Nchwc(16)),
         ] {
             check_case(&Case { input, ..plain_case(conv, 1, 5, 7) }, isa, seed).unwrap();
+        }
+    }
+}
+
+/// The narrow-depth expansion layers (K up to 64, several output panels),
+/// which kernels may walk row tile by row tile across their panels
+/// (`Kernel::panels_walk_depth`): whole panels (96 = 3·32), a narrow last
+/// one (144, 200), groups, stride, blocked layouts, residual and activation,
+/// through the driver's blocks.
+#[test]
+fn small_depths_many_panels() {
+    for isa in dispatch::available_isas() {
+        for (seed, conv, input, output, residual) in [
+            (11, Conv1x1::new(16, 96), Layout::Nhwc, Layout::Nhwc, None),
+            (16, Conv1x1::new(24, 144).with_activation(Activation::Relu6), Layout::Nhwc, Layout::Nhwc, None),
+            (17, Conv1x1::new(80, 400).with_groups(2).with_stride(2, 2), Layout::Nhwc, Layout::Nhwc, None),
+            (
+                12,
+                Conv1x1::new(24, 144).with_activation(Activation::Relu6),
+                Layout::Nhwc,
+                Layout::Nhwc,
+                Some(Layout::Nhwc),
+            ),
+            (13, Conv1x1::new(64, 200), Layout::Nchwc(8), Layout::Nchwc(16), Some(Layout::Nchwc(16))),
+            (14, Conv1x1::new(48, 192).with_groups(2).with_stride(2, 1), Layout::Nhwc, Layout::Nchwc(8), None),
+            (15, Conv1x1::new(32, 128), Layout::Nchw, Layout::Nhwc, Some(Layout::Nhwc)),
+        ] {
+            let case = Case { input, output, residual, ..plain_case(conv, 2, 9, 15) };
+            check_case(&case, isa, seed).unwrap();
         }
     }
 }

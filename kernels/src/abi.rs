@@ -262,6 +262,15 @@ impl NextRows {
     }
 }
 
+/// True when a call spanning whole panels of `nr` columns can be walked row
+/// tile by row tile across its panels (see [`Kernel::panels_walk_depth`]):
+/// `n` is a multiple of `nr`, the activation rows and the output columns
+/// are contiguous, and there is no accumulate and no residual.
+#[inline(always)]
+pub fn walks_panels(t: &TileArgs, nr: usize) -> bool {
+    t.n.is_multiple_of(nr) && t.a_k.block == 0 && t.c_cols.block == 0 && t.accumulate == 0 && t.r_rows.is_null()
+}
+
 /// Most rows a kernel may have (the tile table's build script checks it).
 pub const MAX_MR: usize = 16;
 
@@ -541,6 +550,12 @@ pub struct Kernel {
     pub mr: usize,
     /// Columns (output channels) per tile: the packed panel width.
     pub nr: usize,
+    /// At depths `k` up to this (0: never), the driver hands the kernel a
+    /// block's whole panels in one call when [`walks_panels`] holds for it;
+    /// the kernel then runs each row tile across all the panels, its rows
+    /// staying in L1, rather than each panel across the row tiles. Either
+    /// order computes the same values (see the contract).
+    pub panels_walk_depth: usize,
     /// The entry point.
     pub run: KernelFn,
 }

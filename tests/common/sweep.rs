@@ -276,7 +276,8 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
         }
     }
     // Three row tiles of uneven sizes (31 rows of a 12-row kernel: 11 + 10 +
-    // 10), on one panel, a panel and one column, and a ragged third panel, at
+    // 10), on one panel, a panel and one column, a ragged third panel, and
+    // three whole panels (which a kernel may walk row tile by row tile), at
     // the depths up to 17: enough to catch a row tile that is skipped,
     // repeated or misplaced, at a fraction of the cost of the full sweep
     // (which Miri, ASan and the emulators pay for).
@@ -285,7 +286,7 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     }
     let (mr, nr) = (kernel.mr, kernel.nr);
     let m = 2 * mr + mr / 2 + 1;
-    for n in [1, nr + 1, 2 * nr + 1] {
+    for n in [1, nr + 1, 2 * nr + 1, 3 * nr] {
         for &k in depths.iter().filter(|&&k| k <= 17) {
             tally.record(run_case(kernel, oracle, m, n, k, case));
             case += 1;
