@@ -463,9 +463,7 @@ unsafe fn run_block(
     // one panel at a time.
     let walk = count > 1
         && k <= kernel.panels_walk_depth
-        && a_k.block == 0
-        && first_view.c_cols.block == 0
-        && first_view.residual.is_none();
+        && pointwise_kernels::abi::walkable_layout(&a_k, &first_view.c_cols, first_view.residual.is_some());
     let narrow_last = walk && !n.is_multiple_of(nr) && panels.end == pack::panels(n, nr);
     let per_call = if count == 1 || walk { panels.len() - usize::from(narrow_last) } else { 1 };
     let calls = (panels.start..panels.end - usize::from(narrow_last))

@@ -264,11 +264,18 @@ impl NextRows {
 
 /// True when a call spanning whole panels of `nr` columns can be walked row
 /// tile by row tile across its panels (see [`Kernel::panels_walk_depth`]):
-/// `n` is a multiple of `nr`, the activation rows and the output columns
-/// are contiguous, and there is no accumulate and no residual.
+/// `n` is a multiple of `nr`, and [`walkable_layout`] holds.
 #[inline(always)]
 pub fn walks_panels(t: &TileArgs, nr: usize) -> bool {
-    t.n.is_multiple_of(nr) && t.a_k.block == 0 && t.c_cols.block == 0 && t.accumulate == 0 && t.r_rows.is_null()
+    t.n.is_multiple_of(nr) && walkable_layout(&t.a_k, &t.c_cols, t.accumulate != 0 || !t.r_rows.is_null())
+}
+
+/// The layout part of [`walks_panels`], which the driver checks before it
+/// builds a call: contiguous activation rows (`a_k`) and output columns
+/// (`c_cols`), and no C or residual to read (`reads_output`).
+#[inline(always)]
+pub fn walkable_layout(a_k: &Strides, c_cols: &Strides, reads_output: bool) -> bool {
+    a_k.block == 0 && c_cols.block == 0 && !reads_output
 }
 
 /// Most rows a kernel may have (the tile table's build script checks it).

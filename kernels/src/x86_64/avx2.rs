@@ -70,11 +70,8 @@ unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize, const PREF
             let chunk_end = if PREFETCH {
                 // As in the AVX-512 tile: a line of each of the next tile's
                 // rows every 16 steps, a tile ahead of their use.
-                for j in 0..next.count.min(MR) {
-                    // SAFETY: `next` holds `count` readable row pointers.
-                    let row = unsafe { *next.rows.add(j) };
-                    _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(offset + p) as *const i8);
-                }
+                // SAFETY: the caller's contract on `next`.
+                unsafe { super::prefetch_next_rows(&next, MR, offset + p) };
                 (p + 16).min(len)
             } else {
                 len

@@ -62,3 +62,20 @@ pub(crate) fn streams_rows(t: &crate::abi::TileArgs, mr: usize) -> bool {
     let (first, second) = unsafe { (*t.a_rows, *t.a_rows.add(1)) };
     !(second as usize).wrapping_sub(first as usize).is_multiple_of(4096)
 }
+
+/// Prefetches element `at` of each of the next tile's rows (at most `mr`):
+/// what that tile reads at the step the current one is at.
+///
+/// # Safety
+/// `next` holds `next.count` readable row pointers.
+#[inline(always)]
+pub(crate) unsafe fn prefetch_next_rows(next: &crate::abi::NextRows, mr: usize, at: usize) {
+    for j in 0..next.count.min(mr) {
+        // SAFETY: `next` holds `count` readable row pointers; a prefetch
+        // never faults, and x86-64 always has SSE.
+        unsafe {
+            let row = *next.rows.add(j);
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(row.wrapping_add(at) as *const i8);
+        }
+    }
+}
