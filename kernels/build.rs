@@ -35,7 +35,10 @@ fn main() {
                 isa: f[1].to_string(),
                 mr: f[2].parse().expect("tiles.csv: mr is a number"),
                 nr: f[3].parse().expect("tiles.csv: nr is a number"),
-                panels_walk_depth: f[4].parse().expect("tiles.csv: panels_walk_depth is a number"),
+                panels_walk_depth: match f[4] {
+                    "any" => usize::MAX,
+                    depth => depth.parse().expect("tiles.csv: panels_walk_depth is a number or `any`"),
+                },
             };
             assert!(ISAS.iter().any(|i| i.0 == tile.isa), "tiles.csv: unknown isa {}", tile.isa);
             assert!(tile.mr >= 1 && tile.nr >= 1, "tiles.csv: empty tile in {line:?}");
@@ -58,7 +61,11 @@ fn main() {
             name = t.name,
             mr = t.mr,
             nr = t.nr,
-            depth = t.panels_walk_depth
+            depth = if t.panels_walk_depth == usize::MAX {
+                "usize::MAX".to_string()
+            } else {
+                t.panels_walk_depth.to_string()
+            }
         )
         .unwrap();
     }

@@ -120,13 +120,14 @@ fn large_depths() {
     }
 }
 
-/// The narrow-depth expansion layers (K up to 64, several output panels),
-/// which kernels may walk row tile by row tile across their panels
-/// (`Kernel::panels_walk_depth`): whole panels (96 = 3·32), a narrow last
-/// one (144, 200), groups, stride, blocked layouts, residual and activation,
-/// through the driver's blocks.
+/// Calls of several output panels, which kernels may walk row tile by row
+/// tile across their panels (`Kernel::panels_walk_depth`): the narrow-depth
+/// expansion layers (K up to 64), and depths at and past 256 (the 12x32
+/// AVX-512 kernel's walk depth); whole panels (96 = 3·32), a narrow last one
+/// (144, 200), groups, stride, blocked layouts, residual and activation,
+/// through the driver's blocks. (`large_depths` walks at K >= 512.)
 #[test]
-fn small_depths_many_panels() {
+fn walked_panels() {
     for isa in dispatch::available_isas() {
         for (seed, conv, input, output, residual) in [
             (11, Conv1x1::new(16, 96), Layout::Nhwc, Layout::Nhwc, None),
@@ -142,6 +143,8 @@ fn small_depths_many_panels() {
             (13, Conv1x1::new(64, 200), Layout::Nchwc(8), Layout::Nchwc(16), Some(Layout::Nchwc(16))),
             (14, Conv1x1::new(48, 192).with_groups(2).with_stride(2, 1), Layout::Nhwc, Layout::Nchwc(8), None),
             (15, Conv1x1::new(32, 128), Layout::Nchw, Layout::Nhwc, Some(Layout::Nhwc)),
+            (18, Conv1x1::new(256, 96).with_activation(Activation::Relu), Layout::Nhwc, Layout::Nhwc, None),
+            (19, Conv1x1::new(257, 64), Layout::Nhwc, Layout::Nhwc, None),
         ] {
             let case = Case { input, output, residual, ..plain_case(conv, 2, 9, 15) };
             check_case(&case, isa, seed).unwrap();

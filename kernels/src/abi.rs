@@ -254,6 +254,9 @@ pub struct NextRows {
 }
 
 impl NextRows {
+    /// No rows: for a tile that does not look ahead.
+    pub const NONE: NextRows = NextRows { rows: core::ptr::null(), count: 0 };
+
     /// The tile of `count` rows from row `first` of `t`, cut to the rows `t`
     /// has (none when `first >= t.m`).
     #[inline(always)]
@@ -557,7 +560,8 @@ pub struct Kernel {
     pub mr: usize,
     /// Columns (output channels) per tile: the packed panel width.
     pub nr: usize,
-    /// At depths `k` up to this (0: never), the driver hands the kernel a
+    /// At depths `k` up to this (0: never; `usize::MAX`, written `any` in
+    /// the tile table: always), the driver hands the kernel a
     /// block's whole panels in one call when [`walks_panels`] holds for it;
     /// the kernel then runs each row tile across all the panels, its rows
     /// staying in L1, rather than each panel across the row tiles. Either

@@ -266,7 +266,11 @@ pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
 /// the bias, the k loop and the clamped stores, with the tile's rows staying
 /// in L1 and its output rows written whole. Measured on Zen 4 against one
 /// call per panel, GFLOP/s: mobilenetv2.b2.expand (K = 16, N = 96) 95 to
-/// 100, b5.expand and resnet50.s2.expand +2%, s2.first and b8.expand +1%.
+/// 100, b5.expand and resnet50.s2.expand +2%, s2.first and b8.expand +1%;
+/// at K = 96-160 (s3.expand, b12.expand, b15.expand, shufflenet.grouped)
+/// +2-3%. Past K = 256 it stops paying: the 12 rows no longer stay in L1
+/// beside the streamed panel, and walked at every depth,
+/// resnet50.s3.reduce.batch8 lost 2.6% and s4.reduce and s5.reduce 1%.
 ///
 /// Its k loop is its own, not [`tile`]'s: a panel loop inside `tile`, around
 /// its masked and elementwise epilogues, made LLVM store all 24 accumulators

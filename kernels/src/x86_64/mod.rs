@@ -79,3 +79,26 @@ pub(crate) unsafe fn prefetch_next_rows(next: &crate::abi::NextRows, mr: usize, 
         }
     }
 }
+
+/// Prefetches share `part` of `parts` of the next tile's rows of `len`
+/// elements (at most `mr` rows), a line of each row at a time: what a tile
+/// that walks `parts` panels fetches before each panel's k loop.
+///
+/// # Safety
+/// `next` holds `next.count` readable row pointers.
+#[inline(always)]
+pub(crate) unsafe fn prefetch_next_rows_share(
+    next: &crate::abi::NextRows,
+    mr: usize,
+    len: usize,
+    part: usize,
+    parts: usize,
+) {
+    const LINE_FLOATS: usize = 16;
+    let lines = len.div_ceil(LINE_FLOATS);
+    let parts = parts.max(1);
+    for line in part * lines / parts..(part + 1) * lines / parts {
+        // SAFETY: forwarded.
+        unsafe { prefetch_next_rows(next, mr, line * LINE_FLOATS) };
+    }
+}
