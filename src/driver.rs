@@ -458,12 +458,16 @@ unsafe fn run_block(
     // hands all its panels to one kernel call, which can then run several
     // panels' FMA chains side by side. So does a block at a depth the kernel
     // walks panels at (`Kernel::panels_walk_depth`), when its call can be
-    // walked (`walks_panels`: contiguous rows and columns, no residual), but
+    // walked (`walks_panels`: contiguous rows and columns), but
     // for a narrow last panel, which gets a call of its own. Other blocks go
     // one panel at a time.
     let walk = count > 1
         && k <= kernel.panels_walk_depth
-        && pointwise_kernels::abi::walkable_layout(&a_k, &first_view.c_cols, first_view.residual.is_some());
+        && pointwise_kernels::abi::walkable_layout(
+            &a_k,
+            &first_view.c_cols,
+            first_view.residual.as_ref().map(|r| &r.1),
+        );
     let narrow_last = walk && !n.is_multiple_of(nr) && panels.end == pack::panels(n, nr);
     let per_call = if count == 1 || walk { panels.len() - usize::from(narrow_last) } else { 1 };
     let calls = (panels.start..panels.end - usize::from(narrow_last))

@@ -267,18 +267,20 @@ impl NextRows {
 
 /// True when a call spanning whole panels of `nr` columns can be walked row
 /// tile by row tile across its panels (see [`Kernel::panels_walk_depth`]):
-/// `n` is a multiple of `nr`, and [`walkable_layout`] holds.
+/// `n` is a multiple of `nr`, no C to accumulate onto, and
+/// [`walkable_layout`] holds.
 #[inline(always)]
 pub fn walks_panels(t: &TileArgs, nr: usize) -> bool {
-    t.n.is_multiple_of(nr) && walkable_layout(&t.a_k, &t.c_cols, t.accumulate != 0 || !t.r_rows.is_null())
+    let r_cols = (!t.r_rows.is_null()).then_some(&t.r_cols);
+    t.n.is_multiple_of(nr) && t.accumulate == 0 && walkable_layout(&t.a_k, &t.c_cols, r_cols)
 }
 
 /// The layout part of [`walks_panels`], which the driver checks before it
-/// builds a call: contiguous activation rows (`a_k`) and output columns
-/// (`c_cols`), and no C or residual to read (`reads_output`).
+/// builds a call: contiguous activation rows (`a_k`), output columns
+/// (`c_cols`) and residual columns (`r_cols`, if there is a residual).
 #[inline(always)]
-pub fn walkable_layout(a_k: &Strides, c_cols: &Strides, reads_output: bool) -> bool {
-    a_k.block == 0 && c_cols.block == 0 && !reads_output
+pub fn walkable_layout(a_k: &Strides, c_cols: &Strides, r_cols: Option<&Strides>) -> bool {
+    a_k.block == 0 && c_cols.block == 0 && r_cols.is_none_or(|r| r.block == 0)
 }
 
 /// Most rows a kernel may have (the tile table's build script checks it).

@@ -267,11 +267,11 @@ pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
 ///
 /// # Safety
 /// The ABI contract for `NR = 16`, with `t.m == MR`, `t.n` a multiple of
-/// 16, contiguous activation rows and output columns, no accumulate and no
-/// residual; the CPU has AVX2 and FMA.
+/// 16, contiguous activation rows, output columns and residual columns, no
+/// accumulate, and a residual exactly when `RESIDUAL`; the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn walk_tile<const MR: usize, const PREFETCH: bool>(t: &TileArgs, next: NextRows) {
+unsafe fn walk_tile<const MR: usize, const PREFETCH: bool, const RESIDUAL: bool>(t: &TileArgs, next: NextRows) {
     const NR: usize = 2 * LANES;
     let len = t.k;
     // SAFETY: the contract gives m >= 1 readable row pointers; element len
@@ -322,10 +322,16 @@ unsafe fn walk_tile<const MR: usize, const PREFETCH: bool>(t: &TileArgs, next: N
         }
         for (r, acc_row) in acc.iter().enumerate() {
             // SAFETY: r < m; columns first..first + 16 of the row are the
-            // tile's (contiguous, n a multiple of 16).
+            // tile's (contiguous, n a multiple of 16), in the output and,
+            // for `RESIDUAL`, in the residual.
             unsafe {
                 let c = (*t.c_rows.add(r)).add(first);
                 for (v, &x) in acc_row.iter().enumerate() {
+                    let x = if RESIDUAL {
+                        _mm256_add_ps(x, _mm256_loadu_ps((*t.r_rows.add(r)).add(first + v * LANES)))
+                    } else {
+                        x
+                    };
                     // max/min return their second operand when either is NaN: NaN survives.
                     _mm256_storeu_ps(c.add(v * LANES), _mm256_min_ps(hi, _mm256_max_ps(lo, x)));
                 }
@@ -340,9 +346,9 @@ unsafe fn walk_tile<const MR: usize, const PREFETCH: bool>(t: &TileArgs, next: N
 /// # Safety
 /// As for [`walk_tile`].
 #[inline(always)]
-unsafe fn walk_tile_alone<const MR: usize>(t: &TileArgs) {
+unsafe fn walk_tile_alone<const MR: usize, const RESIDUAL: bool>(t: &TileArgs) {
     // SAFETY: forwarded; no row of a next tile is read.
-    unsafe { walk_tile::<MR, false>(t, NextRows::NONE) }
+    unsafe { walk_tile::<MR, false, RESIDUAL>(t, NextRows::NONE) }
 }
 
 /// The row tiles of a call that spans several panels, each across them all.
@@ -354,10 +360,11 @@ unsafe fn walk_tile_alone<const MR: usize>(t: &TileArgs) {
 unsafe fn walk_6x16(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance).
     unsafe {
-        if super::streams_rows(t, 6) {
-            per_row_count!(t, walk_tile::<_, true>, [1, 2, 3, 4, 5], 6, with_next_rows)
-        } else {
-            per_row_count!(t, walk_tile_alone::<_>, [1, 2, 3, 4, 5], 6)
+        match (super::streams_rows(t, 6), !t.r_rows.is_null()) {
+            (true, false) => per_row_count!(t, walk_tile::<_, true, false>, [1, 2, 3, 4, 5], 6, with_next_rows),
+            (true, true) => per_row_count!(t, walk_tile::<_, true, true>, [1, 2, 3, 4, 5], 6, with_next_rows),
+            (false, false) => per_row_count!(t, walk_tile_alone::<_, false>, [1, 2, 3, 4, 5], 6),
+            (false, true) => per_row_count!(t, walk_tile_alone::<_, true>, [1, 2, 3, 4, 5], 6),
         }
     }
 }

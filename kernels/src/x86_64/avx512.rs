@@ -264,9 +264,10 @@ pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
 /// One row tile of a call that spans several panels, across all of them
 /// (see [`Kernel::panels_walk_depth`](crate::abi::Kernel)): for each panel,
 /// the bias, the k loop and the clamped stores, with the tile's rows staying
-/// in L1 and its output rows written whole. Measured on Zen 4 against one
-/// call per panel, GFLOP/s: mobilenetv2.b2.expand (K = 16, N = 96) 95 to
-/// 100, b5.expand and resnet50.s2.expand +2%, s2.first and b8.expand +1%;
+/// in L1, and its output and residual rows written and read whole.
+/// Measured on Zen 4 against one call per panel, GFLOP/s:
+/// mobilenetv2.b2.expand (K = 16, N = 96) 95 to 100, b5.expand and
+/// resnet50.s2.expand +2%, s2.first and b8.expand +1%;
 /// at K = 96-160 (s3.expand, b12.expand, b15.expand, shufflenet.grouped)
 /// +2-3%. Past K = 256 it stops paying: the 12 rows no longer stay in L1
 /// beside the streamed panel, and walked at every depth,
@@ -279,11 +280,11 @@ pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
 ///
 /// # Safety
 /// The ABI contract for `NR = 32`, with `t.m == MR`, `t.n` a multiple of
-/// 32, contiguous activation rows and output columns, no accumulate and no
-/// residual; the CPU has AVX-512F.
+/// 32, contiguous activation rows, output columns and residual columns, no
+/// accumulate, and a residual exactly when `RESIDUAL`; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn walk_tile<const MR: usize>(t: &TileArgs) {
+unsafe fn walk_tile<const MR: usize, const RESIDUAL: bool>(t: &TileArgs) {
     const NR: usize = 2 * LANES;
     let len = t.k;
     // SAFETY: the contract gives m >= 1 readable row pointers; element len
@@ -324,10 +325,16 @@ unsafe fn walk_tile<const MR: usize>(t: &TileArgs) {
         }
         for (r, acc_row) in acc.iter().enumerate() {
             // SAFETY: r < m; columns first..first + 32 of the row are the
-            // tile's (contiguous, n a multiple of 32).
+            // tile's (contiguous, n a multiple of 32), in the output and,
+            // for `RESIDUAL`, in the residual.
             unsafe {
                 let c = (*t.c_rows.add(r)).add(first);
                 for (v, &x) in acc_row.iter().enumerate() {
+                    let x = if RESIDUAL {
+                        _mm512_add_ps(x, _mm512_loadu_ps((*t.r_rows.add(r)).add(first + v * LANES)))
+                    } else {
+                        x
+                    };
                     // max/min return their second operand when either is NaN: NaN survives.
                     _mm512_storeu_ps(c.add(v * LANES), _mm512_min_ps(hi, _mm512_max_ps(lo, x)));
                 }
@@ -345,7 +352,13 @@ unsafe fn walk_tile<const MR: usize>(t: &TileArgs) {
 #[inline(never)]
 unsafe fn walk_12x32(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance).
-    unsafe { per_row_count!(t, walk_tile::<_>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
+    unsafe {
+        if t.r_rows.is_null() {
+            per_row_count!(t, walk_tile::<_, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+        } else {
+            per_row_count!(t, walk_tile::<_, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+        }
+    }
 }
 
 /// One panel of [`f32_pw_12x32__avx512f`].
