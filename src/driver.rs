@@ -458,9 +458,9 @@ unsafe fn run_block(
     // hands all its panels to one kernel call, which can then run several
     // panels' FMA chains side by side. So does a block at a depth the kernel
     // walks panels at (`Kernel::panels_walk_depth`), when its call can be
-    // walked (`walks_panels`: contiguous rows and columns), but
-    // for a narrow last panel, which gets a call of its own. Other blocks go
-    // one panel at a time.
+    // walked (`walks_panels`: contiguous rows and columns), but for a last
+    // panel narrower than a whole one and not half of one (`walk_granule`),
+    // which gets a call of its own. Other blocks go one panel at a time.
     let walk = count > 1
         && k <= kernel.panels_walk_depth
         && pointwise_kernels::abi::walkable_layout(
@@ -468,7 +468,8 @@ unsafe fn run_block(
             &first_view.c_cols,
             first_view.residual.as_ref().map(|r| &r.1),
         );
-    let narrow_last = walk && !n.is_multiple_of(nr) && panels.end == pack::panels(n, nr);
+    let narrow_last =
+        walk && !n.is_multiple_of(pointwise_kernels::abi::walk_granule(nr)) && panels.end == pack::panels(n, nr);
     let per_call = if count == 1 || walk { panels.len() - usize::from(narrow_last) } else { 1 };
     let calls = (panels.start..panels.end - usize::from(narrow_last))
         .step_by(per_call.max(1))

@@ -265,14 +265,24 @@ impl NextRows {
     }
 }
 
-/// True when a call spanning whole panels of `nr` columns can be walked row
-/// tile by row tile across its panels (see [`Kernel::panels_walk_depth`]):
-/// `n` is a multiple of `nr`, no C to accumulate onto, and
-/// [`walkable_layout`] holds.
+/// True when a call spanning several panels of `nr` columns can be walked
+/// row tile by row tile across its panels (see [`Kernel::panels_walk_depth`]):
+/// its columns are whole panels and at most one half panel
+/// ([`walk_granule`]), no C to accumulate onto, and [`walkable_layout`]
+/// holds.
 #[inline(always)]
 pub fn walks_panels(t: &TileArgs, nr: usize) -> bool {
     let r_cols = (!t.r_rows.is_null()).then_some(&t.r_cols);
-    t.n.is_multiple_of(nr) && t.accumulate == 0 && walkable_layout(&t.a_k, &t.c_cols, r_cols)
+    t.n.is_multiple_of(walk_granule(nr)) && t.accumulate == 0 && walkable_layout(&t.a_k, &t.c_cols, r_cols)
+}
+
+/// The columns a walked call comes in multiples of: half a panel of `nr`
+/// (one vector of the kernels that walk: 16 of the 12x32 AVX-512 kernel, 8
+/// of the 6x16 AVX2 one). A walking kernel runs a last half panel with half
+/// its accumulators; a last panel of other widths gets a call of its own.
+#[inline(always)]
+pub fn walk_granule(nr: usize) -> usize {
+    (nr / 2).max(1)
 }
 
 /// The layout part of [`walks_panels`], which the driver checks before it

@@ -277,16 +277,16 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     }
     // Three row tiles of uneven sizes (31 rows of a 12-row kernel: 11 + 10 +
     // 10), on one panel, a panel and one column, a ragged third panel, and
-    // three whole panels (which a kernel may walk row tile by row tile), at
-    // the depths up to 17: enough to catch a row tile that is skipped,
-    // repeated or misplaced, at a fraction of the cost of the full sweep
-    // (which Miri, ASan and the emulators pay for).
+    // three whole panels or two and a half (which a kernel may walk row tile
+    // by row tile), at the depths up to 17: enough to catch a row tile that
+    // is skipped, repeated or misplaced, at a fraction of the cost of the
+    // full sweep (which Miri, ASan and the emulators pay for).
     if !multi_row {
         return tally;
     }
     let (mr, nr) = (kernel.mr, kernel.nr);
     let m = 2 * mr + mr / 2 + 1;
-    for n in [1, nr + 1, 2 * nr + 1, 3 * nr] {
+    for n in [1, nr + 1, 2 * nr + 1, 2 * nr + nr / 2, 3 * nr] {
         for &k in depths.iter().filter(|&&k| k <= 17) {
             tally.record(run_case(kernel, oracle, m, n, k, case));
             case += 1;

@@ -267,31 +267,18 @@ pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
 ///
 /// # Safety
 /// The ABI contract for `NR = 16`, with `t.m == MR`, `t.n` a multiple of
-/// 16, contiguous activation rows, output columns and residual columns, no
+/// 8, contiguous activation rows, output columns and residual columns, no
 /// accumulate, and a residual exactly when `RESIDUAL`; the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn walk_tile<const MR: usize, const PREFETCH: bool, const RESIDUAL: bool>(t: &TileArgs, next: NextRows) {
     const NR: usize = 2 * LANES;
-    let len = t.k;
-    // SAFETY: the contract gives m >= 1 readable row pointers; element len
+    // SAFETY: the contract gives m >= 1 readable row pointers; element k
     // is one past each row's last (contiguous rows).
-    let ends: [*const f32; MR] = unsafe { row_pointers_at(t.a_rows, t.m, len) };
-    let (lo, hi) = (_mm256_set1_ps(t.clamp_min), _mm256_set1_ps(t.clamp_max));
+    let ends: [*const f32; MR] = unsafe { row_pointers_at(t.a_rows, t.m, t.k) };
+    let panels = t.n.div_ceil(NR);
     let mut first = 0;
     while first < t.n {
-        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-        if !t.bias.is_null() {
-            for v in 0..2 {
-                // SAFETY: bias holds the n columns' floats.
-                let b = unsafe { _mm256_loadu_ps(t.bias.add(first + v * LANES)) };
-                for row in acc.iter_mut() {
-                    row[v] = b;
-                }
-            }
-        }
-        // SAFETY: the panel of columns `first..first + 16` exists.
-        let mut panel = unsafe { t.b_panel.add(first / NR * t.b_panel_stride) };
         if PREFETCH {
             // The tile reads its rows from wherever they are on its first
             // panel, and from L1 after that: fetch the next tile's, a share
@@ -299,45 +286,85 @@ unsafe fn walk_tile<const MR: usize, const PREFETCH: bool, const RESIDUAL: bool>
             // resnet50.s3.reduce.batch8 (12.8 MiB of input) ran at 95-99
             // GFLOP/s walked, against 104-108 one panel per call.
             // SAFETY: the caller's contract on `next`.
-            unsafe { super::prefetch_next_rows_share(&next, MR, len, first / NR, t.n / NR) };
+            unsafe { super::prefetch_next_rows_share(&next, MR, t.k, first / NR, panels) };
         }
-        // `len` elements lie in one allocation, so `len <= isize::MAX`.
-        let mut i = -(len as isize);
-        while i != 0 {
-            // SAFETY: the panel row is in bounds and 32-byte aligned.
-            let b = unsafe { [_mm256_load_ps(panel), _mm256_load_ps(panel.add(LANES))] };
-            for (acc_row, end) in acc.iter_mut().zip(&ends) {
-                // SAFETY: -len <= i < 0: element len + i of the row.
-                let a = unsafe { _mm256_broadcast_ss(&*end.offset(i)) };
-                for v in 0..2 {
-                    acc_row[v] = _mm256_fmadd_ps(a, b[v], acc_row[v]);
-                }
-            }
-            // SAFETY: stays within (or one past) the k·NR panel.
-            panel = unsafe { panel.add(NR) };
-            i += 1;
-            // SAFETY: as in the AVX-512 tiles: hides the index from
-            // strength reduction.
-            unsafe { core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags)) };
-        }
-        for (r, acc_row) in acc.iter().enumerate() {
-            // SAFETY: r < m; columns first..first + 16 of the row are the
-            // tile's (contiguous, n a multiple of 16), in the output and,
-            // for `RESIDUAL`, in the residual.
-            unsafe {
-                let c = (*t.c_rows.add(r)).add(first);
-                for (v, &x) in acc_row.iter().enumerate() {
-                    let x = if RESIDUAL {
-                        _mm256_add_ps(x, _mm256_loadu_ps((*t.r_rows.add(r)).add(first + v * LANES)))
-                    } else {
-                        x
-                    };
-                    // max/min return their second operand when either is NaN: NaN survives.
-                    _mm256_storeu_ps(c.add(v * LANES), _mm256_min_ps(hi, _mm256_max_ps(lo, x)));
-                }
+        // SAFETY: forwarded; columns first..first + 16 (or, in a last half
+        // panel, first + 8) are the tile's.
+        unsafe {
+            if first + NR <= t.n {
+                walk_panel::<MR, 2, RESIDUAL>(t, &ends, first);
+            } else {
+                walk_panel::<MR, 1, RESIDUAL>(t, &ends, first);
             }
         }
         first += NR;
+    }
+}
+
+/// [`walk_tile`]'s work on the panel of columns `first..`: its first `V`
+/// vectors of 8 columns (2: a whole panel; 1: a last half panel).
+///
+/// # Safety
+/// As for [`walk_tile`]; `ends` holds the tile's row pointers moved to
+/// element k; columns `first..first + 8·V` are the tile's, and `first` is a
+/// multiple of 16.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn walk_panel<const MR: usize, const V: usize, const RESIDUAL: bool>(
+    t: &TileArgs,
+    ends: &[*const f32; MR],
+    first: usize,
+) {
+    const NR: usize = 2 * LANES;
+    let len = t.k;
+    let mut acc = [[_mm256_setzero_ps(); V]; MR];
+    if !t.bias.is_null() {
+        for v in 0..V {
+            // SAFETY: bias holds the n columns' floats.
+            let b = unsafe { _mm256_loadu_ps(t.bias.add(first + v * LANES)) };
+            for row in acc.iter_mut() {
+                row[v] = b;
+            }
+        }
+    }
+    // SAFETY: the panel of columns `first..` exists.
+    let mut panel = unsafe { t.b_panel.add(first / NR * t.b_panel_stride) };
+    // `len` elements lie in one allocation, so `len <= isize::MAX`.
+    let mut i = -(len as isize);
+    while i != 0 {
+        // SAFETY: the panel row is in bounds and 32-byte aligned.
+        let b: [__m256; V] = core::array::from_fn(|v| unsafe { _mm256_load_ps(panel.add(v * LANES)) });
+        for (acc_row, end) in acc.iter_mut().zip(ends) {
+            // SAFETY: -len <= i < 0: element len + i of the row.
+            let a = unsafe { _mm256_broadcast_ss(&*end.offset(i)) };
+            for v in 0..V {
+                acc_row[v] = _mm256_fmadd_ps(a, b[v], acc_row[v]);
+            }
+        }
+        // SAFETY: stays within (or one past) the k·NR panel.
+        panel = unsafe { panel.add(NR) };
+        i += 1;
+        // SAFETY: as in the AVX-512 tiles: hides the index from strength
+        // reduction.
+        unsafe { core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags)) };
+    }
+    let (lo, hi) = (_mm256_set1_ps(t.clamp_min), _mm256_set1_ps(t.clamp_max));
+    for (r, acc_row) in acc.iter().enumerate() {
+        // SAFETY: r < m; columns first..first + 8·V of the row are the
+        // tile's (contiguous), in the output and, for `RESIDUAL`, in the
+        // residual.
+        unsafe {
+            let c = (*t.c_rows.add(r)).add(first);
+            for (v, &x) in acc_row.iter().enumerate() {
+                let x = if RESIDUAL {
+                    _mm256_add_ps(x, _mm256_loadu_ps((*t.r_rows.add(r)).add(first + v * LANES)))
+                } else {
+                    x
+                };
+                // max/min return their second operand when either is NaN: NaN survives.
+                _mm256_storeu_ps(c.add(v * LANES), _mm256_min_ps(hi, _mm256_max_ps(lo, x)));
+            }
+        }
     }
 }
 
