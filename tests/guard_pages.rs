@@ -9,8 +9,8 @@
 //! tiles on both axes, strides, groups and channel slices whose last used
 //! channel is the buffer's last element. A second test drives each kernel
 //! through its ABI with every activation, output and residual row in a
-//! guarded mapping of its own, for every row count, column count and several
-//! depths.
+//! guarded mapping of its own, for every row count, column count (of one
+//! panel, and of two and two and a half panels) and several depths.
 
 mod common;
 
@@ -318,8 +318,11 @@ fn kernel_rows_against_guard_pages() {
         let oracle = pointwise::kernels::scalar_oracle(kernel.mr, kernel.nr).unwrap();
         let mut seq = 0usize;
         // Past MR, the kernel walks the call's row tiles (three, of uneven sizes).
+        // Past NR, its panels: two whole ones, and two and a half, which a
+        // kernel may walk row tile by row tile (`Kernel::panels_walk_depth`).
+        let nr = kernel.nr;
         for m in (1..=kernel.mr).chain([2 * kernel.mr + kernel.mr / 2 + 1]) {
-            for n in 1..=kernel.nr {
+            for n in (1..=nr).chain([2 * nr, 2 * nr + nr / 2]) {
                 for k in [0usize, 1, 5, 8, 17] {
                     seq += 1;
                     let a_k = [
@@ -333,9 +336,21 @@ fn kernel_rows_against_guard_pages() {
                         Strides { block: 16, block_stride: 16, phase: 0 },
                         Strides { block: 8, block_stride: 9, phase: 3 },
                     ][(seq / 3) % 4];
-                    for placement in PLACEMENTS {
-                        cases += 1;
-                        check_kernel_rows(kernel, oracle, (m, n, k), a_k, c_cols, placement, seq);
+                    let varied = Variant { a_k, c_cols, residual: !seq.is_multiple_of(3), accumulate: seq % 4 == 1 };
+                    // Calls of several panels also run as a kernel may walk
+                    // them: contiguous rows and columns, no accumulate, with
+                    // a residual at every other depth.
+                    let walkable = (n > nr).then_some(Variant {
+                        a_k: Strides::CONTIGUOUS,
+                        c_cols: Strides::CONTIGUOUS,
+                        residual: seq.is_multiple_of(2),
+                        accumulate: false,
+                    });
+                    for variant in [Some(varied), walkable].into_iter().flatten() {
+                        for placement in PLACEMENTS {
+                            cases += 1;
+                            check_kernel_rows(kernel, oracle, (m, n, k), variant, placement, seq);
+                        }
                     }
                 }
             }
@@ -344,12 +359,20 @@ fn kernel_rows_against_guard_pages() {
     println!("{cases} guarded kernel cases passed");
 }
 
+/// How a guarded kernel call lays out its rows and what its epilogue reads.
+#[derive(Clone, Copy)]
+struct Variant {
+    a_k: Strides,
+    c_cols: Strides,
+    residual: bool,
+    accumulate: bool,
+}
+
 fn check_kernel_rows(
     kernel: &pointwise::kernels::Kernel,
     oracle: KernelFn,
     (m, n, k): (usize, usize, usize),
-    a_k: Strides,
-    c_cols: Strides,
+    Variant { a_k, c_cols, residual: with_residual, accumulate }: Variant,
     placement: Placement,
     seq: usize,
 ) {
@@ -357,13 +380,13 @@ fn check_kernel_rows(
     let span = |s: &Strides, count: usize| if count == 0 { 0 } else { s.offset(count - 1) + 1 };
     let a: Vec<Guarded> = (0..m).map(|_| Guarded::new(span(&a_k, k), placement, |_| rng.f32())).collect();
     let r: Vec<Guarded> = (0..m).map(|_| Guarded::new(span(&c_cols, n), placement, |_| rng.f32())).collect();
+    // Panels of k·NR floats one after the other, the columns past n zero.
+    let (nr, panels) = (kernel.nr, n.div_ceil(kernel.nr));
     let panel = aligned_vec::AVec::<f32, aligned_vec::ConstAlign<64>>::from_iter(
         0,
-        (0..k * kernel.nr).map(|i| if i % kernel.nr < n { rng.f32() } else { 0.0 }),
+        (0..panels * k * nr).map(|i| if (i / (k * nr)) * nr + i % nr < n { rng.f32() } else { 0.0 }),
     );
-    let bias: Vec<f32> = (0..kernel.nr).map(|_| rng.f32()).collect();
-    let with_residual = !seq.is_multiple_of(3);
-    let accumulate = seq % 4 == 1;
+    let bias: Vec<f32> = (0..panels * nr).map(|_| rng.f32()).collect();
     let run = |f: KernelFn| -> Vec<Vec<f32>> {
         let mut c: Vec<Guarded> =
             (0..m).map(|i| Guarded::new(span(&c_cols, n), placement, |j| (i + j) as f32 * 0.125)).collect();
@@ -377,7 +400,7 @@ fn check_kernel_rows(
             a_rows: a_rows.as_ptr(),
             a_k,
             b_panel: panel.as_ptr(),
-            b_panel_stride: 0, // one panel: n <= NR
+            b_panel_stride: k * nr,
             bias: if seq.is_multiple_of(2) { bias.as_ptr() } else { core::ptr::null() },
             c_rows: c_rows.as_ptr(),
             c_cols,
@@ -389,8 +412,9 @@ fn check_kernel_rows(
             a_cold: u32::from(seq.is_multiple_of(2)),
         };
         // SAFETY: each row holds exactly the elements the contract names; the
-        // panel holds k·NR floats, 64-byte aligned; bias NR floats; the CPU
-        // supports the kernel's ISA (filtered above).
+        // panels hold k·NR floats each, 64-byte aligned, k·NR apart; bias NR
+        // floats per panel; the CPU supports the kernel's ISA (filtered
+        // above).
         unsafe { f(&args) };
         c.iter().map(|g| g.as_slice().to_vec()).collect()
     };
