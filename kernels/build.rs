@@ -44,6 +44,11 @@ fn main() {
             assert!(tile.mr >= 1 && tile.nr >= 1, "tiles.csv: empty tile in {line:?}");
             // The driver keeps a tile's row pointers in arrays of 16.
             assert!(tile.mr <= 16, "tiles.csv: MR above 16 in {line:?}");
+            // A walked call may end in a half panel (`abi::walk_granule`).
+            assert!(
+                tile.panels_walk_depth == 0 || tile.nr.is_multiple_of(2),
+                "tiles.csv: a kernel that walks panels needs an even NR in {line:?}"
+            );
             tile
         })
         .collect();

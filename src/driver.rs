@@ -458,9 +458,10 @@ unsafe fn run_block(
     // hands all its panels to one kernel call, which can then run several
     // panels' FMA chains side by side. So does a block at a depth the kernel
     // walks panels at (`Kernel::panels_walk_depth`), when its call can be
-    // walked (`walks_panels`: contiguous rows and columns), but for a last
-    // panel narrower than a whole one and not half of one (`walk_granule`),
-    // which gets a call of its own. Other blocks go one panel at a time.
+    // walked (`walkable_layout`: contiguous activation rows, output and
+    // residual columns), but for a last panel narrower than a whole one and
+    // not half of one (`walk_granule`), which gets a call of its own. Other
+    // blocks go one panel at a time.
     let walk = count > 1
         && k <= kernel.panels_walk_depth
         && pointwise_kernels::abi::walkable_layout(

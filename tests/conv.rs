@@ -123,9 +123,11 @@ fn large_depths() {
 /// Calls of several output panels, which kernels may walk row tile by row
 /// tile across their panels (`Kernel::panels_walk_depth`): the narrow-depth
 /// expansion layers (K up to 64), and depths at and past 256 (the 12x32
-/// AVX-512 kernel's walk depth); whole panels (96 = 3·32), a narrow last one
-/// (144, 200), groups, stride, blocked layouts, residual and activation,
-/// through the driver's blocks. (`large_depths` walks at K >= 512.)
+/// AVX-512 kernel's walk depth); whole panels (96 = 3·32), a last half panel
+/// (144 = 4.5·32, 40 = 2.5·16, 48 = 1.5·32), a narrower last one (200, 40 of
+/// a 32-column kernel), groups, stride, blocked layouts, residual and
+/// activation, through the driver's blocks. (`large_depths` walks at K >=
+/// 512.)
 #[test]
 fn walked_panels() {
     for isa in dispatch::available_isas() {
@@ -145,6 +147,14 @@ fn walked_panels() {
             (15, Conv1x1::new(32, 128), Layout::Nchw, Layout::Nhwc, Some(Layout::Nhwc)),
             (18, Conv1x1::new(256, 96).with_activation(Activation::Relu), Layout::Nhwc, Layout::Nhwc, None),
             (19, Conv1x1::new(257, 64), Layout::Nhwc, Layout::Nhwc, None),
+            (20, Conv1x1::new(32, 40), Layout::Nhwc, Layout::Nhwc, Some(Layout::Nhwc)),
+            (
+                21,
+                Conv1x1::new(24, 48).with_activation(Activation::Relu),
+                Layout::Nhwc,
+                Layout::Nhwc,
+                Some(Layout::Nhwc),
+            ),
         ] {
             let case = Case { input, output, residual, ..plain_case(conv, 2, 9, 15) };
             check_case(&case, isa, seed).unwrap();

@@ -380,13 +380,21 @@ fn check_kernel_rows(
     let span = |s: &Strides, count: usize| if count == 0 { 0 } else { s.offset(count - 1) + 1 };
     let a: Vec<Guarded> = (0..m).map(|_| Guarded::new(span(&a_k, k), placement, |_| rng.f32())).collect();
     let r: Vec<Guarded> = (0..m).map(|_| Guarded::new(span(&c_cols, n), placement, |_| rng.f32())).collect();
-    // Panels of k·NR floats one after the other, the columns past n zero.
+    // Panels of k·NR floats, `stride` apart as `pack` lays them out (64-byte
+    // aligned: the stride is a multiple of 16 floats, and so is where the
+    // mapping puts them), the columns past n zero; guarded like the rows, and
+    // so is the bias.
     let (nr, panels) = (kernel.nr, n.div_ceil(kernel.nr));
-    let panel = aligned_vec::AVec::<f32, aligned_vec::ConstAlign<64>>::from_iter(
-        0,
-        (0..panels * k * nr).map(|i| if (i / (k * nr)) * nr + i % nr < n { rng.f32() } else { 0.0 }),
-    );
-    let bias: Vec<f32> = (0..panels * nr).map(|_| rng.f32()).collect();
+    let stride = (k * nr).next_multiple_of(16);
+    let panel = Guarded::new(panels * stride, placement, |i| {
+        let (p, at) = (i / stride, i % stride);
+        if at < k * nr && p * nr + at % nr < n {
+            rng.f32()
+        } else {
+            0.0
+        }
+    });
+    let bias = Guarded::new(panels * nr, placement, |_| rng.f32());
     let run = |f: KernelFn| -> Vec<Vec<f32>> {
         let mut c: Vec<Guarded> =
             (0..m).map(|i| Guarded::new(span(&c_cols, n), placement, |j| (i + j) as f32 * 0.125)).collect();
@@ -399,9 +407,9 @@ fn check_kernel_rows(
             k,
             a_rows: a_rows.as_ptr(),
             a_k,
-            b_panel: panel.as_ptr(),
-            b_panel_stride: k * nr,
-            bias: if seq.is_multiple_of(2) { bias.as_ptr() } else { core::ptr::null() },
+            b_panel: panel.as_slice().as_ptr(),
+            b_panel_stride: stride,
+            bias: if seq.is_multiple_of(2) { bias.as_slice().as_ptr() } else { core::ptr::null() },
             c_rows: c_rows.as_ptr(),
             c_cols,
             r_rows: if with_residual { r_rows.as_ptr() } else { core::ptr::null() },
@@ -412,8 +420,8 @@ fn check_kernel_rows(
             a_cold: u32::from(seq.is_multiple_of(2)),
         };
         // SAFETY: each row holds exactly the elements the contract names; the
-        // panels hold k·NR floats each, 64-byte aligned, k·NR apart; bias NR
-        // floats per panel; the CPU supports the kernel's ISA (filtered
+        // panels hold k·NR floats each, 64-byte aligned, `stride` apart; bias
+        // NR floats per panel; the CPU supports the kernel's ISA (filtered
         // above).
         unsafe { f(&args) };
         c.iter().map(|g| g.as_slice().to_vec()).collect()

@@ -28,8 +28,8 @@
 //! depend on how a call is cut into tiles (and so on the thread count).
 //!
 //! One call may cover many row tiles (the driver passes a whole block of
-//! pixels with one panel): the kernel then walks them itself, reading the
-//! descriptor once. On Zen 4 that ran the 12x32 AVX-512 kernel 5-10% faster
+//! pixels with one panel, or with several: see [`Kernel::panels_walk_depth`]):
+//! the kernel then walks them itself, reading the descriptor once. On Zen 4 that ran the 12x32 AVX-512 kernel 5-10% faster
 //! at depths 16-32 than one call per tile, which paid a call, a dispatch on
 //! the column count and a descriptor written to memory and read back before
 //! every tile's first FMA.
@@ -573,11 +573,14 @@ pub struct Kernel {
     /// Columns (output channels) per tile: the packed panel width.
     pub nr: usize,
     /// At depths `k` up to this (0: never; `usize::MAX`, written `any` in
-    /// the tile table: always), the driver hands the kernel a
-    /// block's whole panels in one call when [`walks_panels`] holds for it;
-    /// the kernel then runs each row tile across all the panels, its rows
-    /// staying in L1, rather than each panel across the row tiles. Either
-    /// order computes the same values (see the contract).
+    /// the tile table: always), the driver hands the kernel a block's
+    /// panels in one call (whole ones and at most one half panel, see
+    /// [`walk_granule`]) when [`walkable_layout`] holds for it; the kernel
+    /// then runs each row tile across all the panels, its rows staying in
+    /// L1, rather than each panel across the row tiles. Either order
+    /// computes the same values (see the contract), so this is the driver's
+    /// policy, not part of the contract: a kernel walks any call that
+    /// [`walks_panels`] allows, at any depth.
     pub panels_walk_depth: usize,
     /// The entry point.
     pub run: KernelFn,

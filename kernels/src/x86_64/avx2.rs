@@ -268,7 +268,8 @@ pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
 /// # Safety
 /// The ABI contract for `NR = 16`, with `t.m == MR`, `t.n` a multiple of
 /// 8, contiguous activation rows, output columns and residual columns, no
-/// accumulate, and a residual exactly when `RESIDUAL`; the CPU has AVX2 and FMA.
+/// accumulate, and a residual exactly when `RESIDUAL`; `next` holds
+/// `next.count` readable row pointers; the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn walk_tile<const MR: usize, const PREFETCH: bool, const RESIDUAL: bool>(t: &TileArgs, next: NextRows) {

@@ -291,14 +291,17 @@ unsafe fn walk_tile<const MR: usize, const RESIDUAL: bool>(t: &TileArgs) {
     // is one past each row's last (contiguous rows).
     let ends: [*const f32; MR] = unsafe { row_pointers_at(t.a_rows, t.m, t.k) };
     let mut first = 0;
-    while first + NR <= t.n {
-        // SAFETY: forwarded; columns first..first + 32 are the tile's.
-        unsafe { walk_panel::<MR, 2, RESIDUAL>(t, &ends, first) };
+    while first < t.n {
+        // SAFETY: forwarded; columns first..first + 32 (or, in a last half
+        // panel, first + 16) are the tile's.
+        unsafe {
+            if first + NR <= t.n {
+                walk_panel::<MR, 2, RESIDUAL>(t, &ends, first);
+            } else {
+                walk_panel::<MR, 1, RESIDUAL>(t, &ends, first);
+            }
+        }
         first += NR;
-    }
-    if first < t.n {
-        // SAFETY: forwarded; the last 16 columns are the tile's.
-        unsafe { walk_panel::<MR, 1, RESIDUAL>(t, &ends, first) };
     }
 }
 

@@ -80,9 +80,9 @@ pub(crate) unsafe fn prefetch_next_rows(next: &crate::abi::NextRows, mr: usize, 
     }
 }
 
-/// Prefetches share `part` of `parts` of the next tile's rows of `len`
-/// elements (at most `mr` rows), a line of each row at a time: what a tile
-/// that walks `parts` panels fetches before each panel's k loop.
+/// Prefetches the `part`-th of `parts` equal shares of the next tile's rows
+/// (at most `mr` rows of `len` elements), a line of each row at a time: what
+/// a tile that walks `parts` panels fetches before each panel's k loop.
 ///
 /// # Safety
 /// `next` holds `next.count` readable row pointers.
