@@ -3,6 +3,10 @@
 //! 6x16 is the Haswell/Zen standard: 12 accumulators (6 rows x 2 ymm), 2 panel
 //! vectors and 1 broadcast make 15 of the 16 registers, and each k step issues
 //! 12 FMAs against 2 loads + 6 broadcasts, enough to keep both FMA pipes busy.
+//! Against the other shapes, each alone with its panel in L1 (`benches/ukernel.rs`,
+//! one criterion run, Zen 4): 6x16 113.5 GFLOP/s, 5x16 107, 8x8 88, and 4x24
+//! 49, whose 12 accumulators, 3 panel vectors and broadcast take all 16
+//! registers, so LLVM spilled in its k loop.
 
 use core::arch::x86_64::*;
 
