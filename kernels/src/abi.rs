@@ -29,10 +29,10 @@
 //!
 //! One call may cover many row tiles (the driver passes a whole block of
 //! pixels with one panel, or with several: see [`Kernel::panels_walk_depth`]):
-//! the kernel then walks them itself, reading the descriptor once. On Zen 4 that ran the 12x32 AVX-512 kernel 5-10% faster
-//! at depths 16-32 than one call per tile, which paid a call, a dispatch on
-//! the column count and a descriptor written to memory and read back before
-//! every tile's first FMA.
+//! the kernel then walks them itself, reading the descriptor once. On Zen 4
+//! that ran the 12x32 AVX-512 kernel 5-10% faster at depths 16-32 than one
+//! call per tile, which paid a call, a dispatch on the column count and a
+//! descriptor written to memory and read back before every tile's first FMA.
 //!
 //! # Contract
 //! The caller guarantees, and the kernel relies on, the following:
@@ -254,9 +254,6 @@ pub struct NextRows {
 }
 
 impl NextRows {
-    /// No rows: for a tile that does not look ahead.
-    pub const NONE: NextRows = NextRows { rows: core::ptr::null(), count: 0 };
-
     /// The tile of `count` rows from row `first` of `t`, cut to the rows `t`
     /// has (none when `first >= t.m`).
     #[inline(always)]

@@ -253,12 +253,9 @@ pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
     }
 }
 
-/// One row tile of a call that spans several panels, across all of them
-/// (see [`Kernel::panels_walk_depth`](crate::abi::Kernel)): the AVX2 twin of
-/// the 12x32 AVX-512 kernel's `walk_tile`, and kept apart from [`tile`] for
-/// the same reason (its epilogues around a panel loop would keep the
-/// accumulators in memory). `PREFETCH` instances fetch the next tile's rows
-/// ([`super::streams_rows`]).
+/// One row tile of a call that spans several panels, across all of them and
+/// a last half panel: [`super::walk::walk_tile`] on ymm registers. `PREFETCH`
+/// instances fetch the next tile's rows ([`super::streams_rows`]).
 ///
 /// The 6x16 kernel walks at every depth. Measured on Zen 4 against one call
 /// per panel (the suite, three interleaved runs, medians): geometric mean
@@ -270,20 +267,13 @@ pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
 /// from L2 for every panel.
 ///
 /// # Safety
-/// The ABI contract for `NR = 16`, with `t.m == MR`, `t.n` a multiple of
-/// 8, contiguous activation rows, output columns and residual columns, no
-/// accumulate, and a residual exactly when `RESIDUAL`; `next` holds
+/// As for [`super::walk::walk_tile`], with `NR = 16`; `next` holds
 /// `next.count` readable row pointers; the CPU has AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
+#[inline(always)]
 unsafe fn walk_tile<const MR: usize, const PREFETCH: bool, const RESIDUAL: bool>(t: &TileArgs, next: NextRows) {
     const NR: usize = 2 * LANES;
-    // SAFETY: the contract gives m >= 1 readable row pointers; element k
-    // is one past each row's last (contiguous rows).
-    let ends: [*const f32; MR] = unsafe { row_pointers_at(t.a_rows, t.m, t.k) };
     let panels = t.n.div_ceil(NR);
-    let mut first = 0;
-    while first < t.n {
+    let before_panel = |first: usize| {
         if PREFETCH {
             // The tile reads its rows from wherever they are on its first
             // panel, and from L1 after that: fetch the next tile's, a share
@@ -293,94 +283,9 @@ unsafe fn walk_tile<const MR: usize, const PREFETCH: bool, const RESIDUAL: bool>
             // SAFETY: the caller's contract on `next`.
             unsafe { super::prefetch_next_rows_share(&next, MR, t.k, first / NR, panels) };
         }
-        // SAFETY: forwarded; columns first..first + 16 (or, in a last half
-        // panel, first + 8) are the tile's.
-        unsafe {
-            if first + NR <= t.n {
-                walk_panel::<MR, 2, RESIDUAL>(t, &ends, first);
-            } else {
-                walk_panel::<MR, 1, RESIDUAL>(t, &ends, first);
-            }
-        }
-        first += NR;
-    }
-}
-
-/// [`walk_tile`]'s work on the panel of columns `first..`: its first `V`
-/// vectors of 8 columns (2: a whole panel; 1: a last half panel).
-///
-/// # Safety
-/// As for [`walk_tile`]; `ends` holds the tile's row pointers moved to
-/// element k; columns `first..first + 8·V` are the tile's, and `first` is a
-/// multiple of 16.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn walk_panel<const MR: usize, const V: usize, const RESIDUAL: bool>(
-    t: &TileArgs,
-    ends: &[*const f32; MR],
-    first: usize,
-) {
-    const NR: usize = 2 * LANES;
-    let len = t.k;
-    let mut acc = [[_mm256_setzero_ps(); V]; MR];
-    if !t.bias.is_null() {
-        for v in 0..V {
-            // SAFETY: bias holds the n columns' floats.
-            let b = unsafe { _mm256_loadu_ps(t.bias.add(first + v * LANES)) };
-            for row in acc.iter_mut() {
-                row[v] = b;
-            }
-        }
-    }
-    // SAFETY: the panel of columns `first..` exists.
-    let mut panel = unsafe { t.b_panel.add(first / NR * t.b_panel_stride) };
-    // `len` elements lie in one allocation, so `len <= isize::MAX`.
-    let mut i = -(len as isize);
-    while i != 0 {
-        // SAFETY: the panel row is in bounds and 32-byte aligned.
-        let b: [__m256; V] = core::array::from_fn(|v| unsafe { _mm256_load_ps(panel.add(v * LANES)) });
-        for (acc_row, end) in acc.iter_mut().zip(ends) {
-            // SAFETY: -len <= i < 0: element len + i of the row.
-            let a = unsafe { _mm256_broadcast_ss(&*end.offset(i)) };
-            for v in 0..V {
-                acc_row[v] = _mm256_fmadd_ps(a, b[v], acc_row[v]);
-            }
-        }
-        // SAFETY: stays within (or one past) the k·NR panel.
-        panel = unsafe { panel.add(NR) };
-        i += 1;
-        // SAFETY: as in the AVX-512 tiles: hides the index from strength
-        // reduction.
-        unsafe { core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags)) };
-    }
-    let (lo, hi) = (_mm256_set1_ps(t.clamp_min), _mm256_set1_ps(t.clamp_max));
-    for (r, acc_row) in acc.iter().enumerate() {
-        // SAFETY: r < m; columns first..first + 8·V of the row are the
-        // tile's (contiguous), in the output and, for `RESIDUAL`, in the
-        // residual.
-        unsafe {
-            let c = (*t.c_rows.add(r)).add(first);
-            for (v, &x) in acc_row.iter().enumerate() {
-                let x = if RESIDUAL {
-                    _mm256_add_ps(x, _mm256_loadu_ps((*t.r_rows.add(r)).add(first + v * LANES)))
-                } else {
-                    x
-                };
-                // max/min return their second operand when either is NaN: NaN survives.
-                _mm256_storeu_ps(c.add(v * LANES), _mm256_min_ps(hi, _mm256_max_ps(lo, x)));
-            }
-        }
-    }
-}
-
-/// [`walk_tile`] without the next tile's rows.
-///
-/// # Safety
-/// As for [`walk_tile`].
-#[inline(always)]
-unsafe fn walk_tile_alone<const MR: usize, const RESIDUAL: bool>(t: &TileArgs) {
-    // SAFETY: forwarded; no row of a next tile is read.
-    unsafe { walk_tile::<MR, false, RESIDUAL>(t, NextRows::NONE) }
+    };
+    // SAFETY: forwarded.
+    unsafe { super::walk::walk_tile::<Ymm, MR, RESIDUAL>(t, before_panel) }
 }
 
 /// The row tiles of a call that spans several panels, each across them all.
@@ -395,9 +300,57 @@ unsafe fn walk_6x16(t: &TileArgs) {
         match (super::streams_rows(t, 6), !t.r_rows.is_null()) {
             (true, false) => per_row_count!(t, walk_tile::<_, true, false>, [1, 2, 3, 4, 5], 6, with_next_rows),
             (true, true) => per_row_count!(t, walk_tile::<_, true, true>, [1, 2, 3, 4, 5], 6, with_next_rows),
-            (false, false) => per_row_count!(t, walk_tile_alone::<_, false>, [1, 2, 3, 4, 5], 6),
-            (false, true) => per_row_count!(t, walk_tile_alone::<_, true>, [1, 2, 3, 4, 5], 6),
+            (false, false) => per_row_count!(t, walk_tile::<_, false, false>, [1, 2, 3, 4, 5], 6, with_next_rows),
+            (false, true) => per_row_count!(t, walk_tile::<_, false, true>, [1, 2, 3, 4, 5], 6, with_next_rows),
         }
+    }
+}
+
+/// The panel walk's vector operations on ymm registers.
+struct Ymm;
+
+// SAFETY: only used by `walk_6x16`, which enables AVX2 and FMA; every method
+// below is an AVX or FMA intrinsic.
+unsafe impl super::walk::Lanes for Ymm {
+    type Vector = __m256;
+    const LANES: usize = LANES;
+    #[inline(always)]
+    unsafe fn zero() -> __m256 {
+        // SAFETY: the CPU has AVX2 and FMA (the trait's contract), as below.
+        unsafe { _mm256_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> __m256 {
+        unsafe { _mm256_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn broadcast(p: *const f32) -> __m256 {
+        // SAFETY: and `p` is readable (the method's contract), as below.
+        unsafe { _mm256_broadcast_ss(&*p) }
+    }
+    #[inline(always)]
+    unsafe fn load_aligned(p: *const f32) -> __m256 {
+        unsafe { _mm256_load_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m256 {
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, x: __m256) {
+        unsafe { _mm256_storeu_ps(p, x) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
+        unsafe { _mm256_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m256, b: __m256) -> __m256 {
+        unsafe { _mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn clamp(lo: __m256, hi: __m256, x: __m256) -> __m256 {
+        unsafe { _mm256_min_ps(hi, _mm256_max_ps(lo, x)) }
     }
 }
 

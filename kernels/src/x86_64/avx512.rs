@@ -261,114 +261,22 @@ pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
     }
 }
 
-/// One row tile of a call that spans several panels, across all of them
-/// (see [`Kernel::panels_walk_depth`](crate::abi::Kernel)) and a last half
-/// panel: for each panel, the bias, the k loop and the clamped stores
-/// ([`walk_panel`]), with the tile's rows staying
-/// in L1, and its output and residual rows written and read whole.
+/// One row tile of a call that spans several panels, across all of them and
+/// a last half panel: [`super::walk::walk_tile`] on zmm registers.
 /// Measured on Zen 4 against one call per panel, GFLOP/s:
 /// mobilenetv2.b2.expand (K = 16, N = 96) 95 to 100, b5.expand and
-/// resnet50.s2.expand +2%, s2.first and b8.expand +1%;
-/// at K = 96-160 (s3.expand, b12.expand, b15.expand, shufflenet.grouped)
-/// +2-3%. Past K = 256 it stops paying: the 12 rows no longer stay in L1
-/// beside the streamed panel, and walked at every depth,
-/// resnet50.s3.reduce.batch8 lost 2.6% and s4.reduce and s5.reduce 1%.
-///
-/// Its k loop is its own, not [`tile`]'s: a panel loop inside `tile`, around
-/// its masked and elementwise epilogues, made LLVM store all 24 accumulators
-/// on the stack after every k loop, and ran 1-7% slower than one call per
-/// panel.
+/// resnet50.s2.expand +2%, s2.first and b8.expand +1%; at K = 96-160
+/// (s3.expand, b12.expand, b15.expand, shufflenet.grouped) +2-3%. Past K =
+/// 256 it stops paying: the 12 rows no longer stay in L1 beside the streamed
+/// panel, and walked at every depth, resnet50.s3.reduce.batch8 lost 2.6% and
+/// s4.reduce and s5.reduce 1%.
 ///
 /// # Safety
-/// The ABI contract for `NR = 32`, with `t.m == MR`, `t.n` a multiple of
-/// 16, contiguous activation rows, output columns and residual columns, no
-/// accumulate, and a residual exactly when `RESIDUAL`; the CPU has AVX-512F.
-#[target_feature(enable = "avx512f")]
-#[inline]
+/// As for [`super::walk::walk_tile`], with `NR = 32`; the CPU has AVX-512F.
+#[inline(always)]
 unsafe fn walk_tile<const MR: usize, const RESIDUAL: bool>(t: &TileArgs) {
-    const NR: usize = 2 * LANES;
-    // SAFETY: the contract gives m >= 1 readable row pointers; element k
-    // is one past each row's last (contiguous rows).
-    let ends: [*const f32; MR] = unsafe { row_pointers_at(t.a_rows, t.m, t.k) };
-    let mut first = 0;
-    while first < t.n {
-        // SAFETY: forwarded; columns first..first + 32 (or, in a last half
-        // panel, first + 16) are the tile's.
-        unsafe {
-            if first + NR <= t.n {
-                walk_panel::<MR, 2, RESIDUAL>(t, &ends, first);
-            } else {
-                walk_panel::<MR, 1, RESIDUAL>(t, &ends, first);
-            }
-        }
-        first += NR;
-    }
-}
-
-/// [`walk_tile`]'s work on the panel of columns `first..`: its first `V`
-/// vectors of 16 columns (2: a whole panel; 1: a last half panel).
-///
-/// # Safety
-/// As for [`walk_tile`]; `ends` holds the tile's row pointers moved to
-/// element k; columns `first..first + 16·V` are the tile's, and `first` is a
-/// multiple of 32.
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn walk_panel<const MR: usize, const V: usize, const RESIDUAL: bool>(
-    t: &TileArgs,
-    ends: &[*const f32; MR],
-    first: usize,
-) {
-    const NR: usize = 2 * LANES;
-    let len = t.k;
-    let mut acc = [[_mm512_setzero_ps(); V]; MR];
-    if !t.bias.is_null() {
-        for v in 0..V {
-            // SAFETY: bias holds the n columns' floats.
-            let b = unsafe { _mm512_loadu_ps(t.bias.add(first + v * LANES)) };
-            for row in acc.iter_mut() {
-                row[v] = b;
-            }
-        }
-    }
-    // SAFETY: the panel of columns `first..` exists.
-    let mut panel = unsafe { t.b_panel.add(first / NR * t.b_panel_stride) };
-    // `len` elements lie in one allocation, so `len <= isize::MAX`.
-    let mut i = -(len as isize);
-    while i != 0 {
-        // SAFETY: the panel row is in bounds and 64-byte aligned.
-        let b: [__m512; V] = core::array::from_fn(|v| unsafe { _mm512_load_ps(panel.add(v * LANES)) });
-        for (acc_row, end) in acc.iter_mut().zip(ends) {
-            // SAFETY: -len <= i < 0: element len + i of the row.
-            let a = _mm512_set1_ps(unsafe { *end.offset(i) });
-            for v in 0..V {
-                acc_row[v] = _mm512_fmadd_ps(a, b[v], acc_row[v]);
-            }
-        }
-        // SAFETY: stays within (or one past) the k·NR panel.
-        panel = unsafe { panel.add(NR) };
-        i += 1;
-        // SAFETY: as in `tile`: hides the index from strength reduction.
-        unsafe { core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags)) };
-    }
-    let (lo, hi) = (_mm512_set1_ps(t.clamp_min), _mm512_set1_ps(t.clamp_max));
-    for (r, acc_row) in acc.iter().enumerate() {
-        // SAFETY: r < m; columns first..first + 16·V of the row are the
-        // tile's (contiguous), in the output and, for `RESIDUAL`, in the
-        // residual.
-        unsafe {
-            let c = (*t.c_rows.add(r)).add(first);
-            for (v, &x) in acc_row.iter().enumerate() {
-                let x = if RESIDUAL {
-                    _mm512_add_ps(x, _mm512_loadu_ps((*t.r_rows.add(r)).add(first + v * LANES)))
-                } else {
-                    x
-                };
-                // max/min return their second operand when either is NaN: NaN survives.
-                _mm512_storeu_ps(c.add(v * LANES), _mm512_min_ps(hi, _mm512_max_ps(lo, x)));
-            }
-        }
-    }
+    // SAFETY: forwarded.
+    unsafe { super::walk::walk_tile::<Zmm, MR, RESIDUAL>(t, |_| {}) }
 }
 
 /// The row tiles of a call that spans several panels, each across them all.
@@ -385,6 +293,54 @@ unsafe fn walk_12x32(t: &TileArgs) {
         } else {
             per_row_count!(t, walk_tile::<_, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
         }
+    }
+}
+
+/// The panel walk's vector operations on zmm registers.
+struct Zmm;
+
+// SAFETY: only used by `walk_12x32`, which enables AVX-512F; every method
+// below is an AVX-512F intrinsic.
+unsafe impl super::walk::Lanes for Zmm {
+    type Vector = __m512;
+    const LANES: usize = LANES;
+    #[inline(always)]
+    unsafe fn zero() -> __m512 {
+        // SAFETY: the CPU has AVX-512F (the trait's contract), as below.
+        unsafe { _mm512_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> __m512 {
+        unsafe { _mm512_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn broadcast(p: *const f32) -> __m512 {
+        // SAFETY: and `p` is readable (the method's contract), as below.
+        unsafe { _mm512_set1_ps(*p) }
+    }
+    #[inline(always)]
+    unsafe fn load_aligned(p: *const f32) -> __m512 {
+        unsafe { _mm512_load_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m512 {
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, x: __m512) {
+        unsafe { _mm512_storeu_ps(p, x) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: __m512, b: __m512) -> __m512 {
+        unsafe { _mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn clamp(lo: __m512, hi: __m512, x: __m512) -> __m512 {
+        unsafe { _mm512_min_ps(hi, _mm512_max_ps(lo, x)) }
     }
 }
 

@@ -5,6 +5,8 @@
 pub mod avx2;
 #[cfg(feature = "avx512")]
 pub mod avx512;
+#[cfg(any(feature = "avx2", feature = "avx512"))]
+mod walk;
 
 /// How far ahead of the element being read (in floats: 8 KiB) a kernel that
 /// streams its activations prefetches them. Every layout is walked in
@@ -82,10 +84,12 @@ pub(crate) unsafe fn prefetch_next_rows(next: &crate::abi::NextRows, mr: usize, 
 
 /// Prefetches the `part`-th of `parts` equal shares of the next tile's rows
 /// (at most `mr` rows of `len` elements), a line of each row at a time: what
-/// a tile that walks `parts` panels fetches before each panel's k loop.
+/// a tile that walks `parts` panels fetches before each panel's k loop (the
+/// 6x16 AVX2 kernel's walk).
 ///
 /// # Safety
 /// `next` holds `next.count` readable row pointers.
+#[cfg(feature = "avx2")]
 #[inline(always)]
 pub(crate) unsafe fn prefetch_next_rows_share(
     next: &crate::abi::NextRows,

@@ -1,0 +1,150 @@
+//! The panel walk of the x86-64 kernels that walk (see
+//! [`Kernel::panels_walk_depth`](crate::abi::Kernel)): one row tile of a
+//! call that spans several panels, across all of them, its rows staying in
+//! L1 and its output and residual rows written and read whole. Written once
+//! over [`Lanes`], the few vector operations it needs, which the AVX2 and
+//! AVX-512 kernels provide for their register width.
+//!
+//! Its k loop is its own, not the general tiles': a panel loop inside those,
+//! around their masked and elementwise epilogues, made LLVM store all 24
+//! accumulators of the 12x32 AVX-512 tile on the stack after every k loop,
+//! and ran 1-7% slower than one call per panel.
+
+use crate::abi::{row_pointers_at, TileArgs};
+
+/// The vector operations of one register width that the walk uses.
+///
+/// The methods have no `#[target_feature]`, so that they can be
+/// `#[inline(always)]`: they are only ever inlined into the walking kernels,
+/// which enable the ISA (as the epilogues of the AVX-512 tiles are).
+///
+/// # Safety
+/// Each method's intrinsics need the implementation's ISA: an
+/// implementation may only be used from code that runs on a CPU with it.
+pub(crate) unsafe trait Lanes {
+    /// One register of `LANES` floats.
+    type Vector: Copy;
+    /// Floats per register.
+    const LANES: usize;
+    /// All lanes zero.
+    unsafe fn zero() -> Self::Vector;
+    /// All lanes `x`.
+    unsafe fn splat(x: f32) -> Self::Vector;
+    /// All lanes the float at `p` (readable).
+    unsafe fn broadcast(p: *const f32) -> Self::Vector;
+    /// `LANES` floats at `p` (readable, aligned to the register width).
+    unsafe fn load_aligned(p: *const f32) -> Self::Vector;
+    /// `LANES` floats at `p` (readable).
+    unsafe fn load(p: *const f32) -> Self::Vector;
+    /// Writes `x` to the `LANES` floats at `p` (writable).
+    unsafe fn store(p: *mut f32, x: Self::Vector);
+    /// `a·b + c`, fused.
+    unsafe fn fmadd(a: Self::Vector, b: Self::Vector, c: Self::Vector) -> Self::Vector;
+    /// `a + b`.
+    unsafe fn add(a: Self::Vector, b: Self::Vector) -> Self::Vector;
+    /// `min(hi, max(lo, x))`, lane by lane, NaN kept: max and min return
+    /// their second operand when either is NaN.
+    unsafe fn clamp(lo: Self::Vector, hi: Self::Vector, x: Self::Vector) -> Self::Vector;
+}
+
+/// One row tile of `MR == t.m` rows across all of `t`'s panels of `2·LANES`
+/// columns, and a last half panel. `before_panel(first)` runs before the
+/// panel of columns `first..` (the AVX2 kernel fetches a share of the next
+/// tile's rows there).
+///
+/// # Safety
+/// The ABI contract for `NR = 2·LANES`, with `t.m == MR`, `t.n` a multiple of
+/// `LANES`, contiguous activation rows, output columns and residual columns,
+/// no accumulate, and a residual exactly when `RESIDUAL`; the CPU has the
+/// ISA of `L`.
+#[inline(always)]
+pub(crate) unsafe fn walk_tile<L: Lanes, const MR: usize, const RESIDUAL: bool>(
+    t: &TileArgs,
+    mut before_panel: impl FnMut(usize),
+) {
+    let nr = 2 * L::LANES;
+    // SAFETY: the contract gives m >= 1 readable row pointers; element k
+    // is one past each row's last (contiguous rows).
+    let ends: [*const f32; MR] = unsafe { row_pointers_at(t.a_rows, t.m, t.k) };
+    let mut first = 0;
+    while first < t.n {
+        before_panel(first);
+        // SAFETY: forwarded; columns first..first + 2·LANES (or, in a last
+        // half panel, first + LANES) are the tile's.
+        unsafe {
+            if first + nr <= t.n {
+                walk_panel::<L, MR, 2, RESIDUAL>(t, &ends, first);
+            } else {
+                walk_panel::<L, MR, 1, RESIDUAL>(t, &ends, first);
+            }
+        }
+        first += nr;
+    }
+}
+
+/// [`walk_tile`]'s work on the panel of columns `first..`: its first `V`
+/// vectors (2: a whole panel; 1: a last half panel). The bias, the k loop,
+/// the residual and the clamped stores.
+///
+/// # Safety
+/// As for [`walk_tile`]; `ends` holds the tile's row pointers moved to
+/// element k; columns `first..first + V·LANES` are the tile's, and `first` is
+/// a multiple of `2·LANES`.
+#[inline(always)]
+unsafe fn walk_panel<L: Lanes, const MR: usize, const V: usize, const RESIDUAL: bool>(
+    t: &TileArgs,
+    ends: &[*const f32; MR],
+    first: usize,
+) {
+    let (lanes, nr, len) = (L::LANES, 2 * L::LANES, t.k);
+    // SAFETY (every block below): the CPU has L's ISA (the caller's contract).
+    let mut acc = [[unsafe { L::zero() }; V]; MR];
+    if !t.bias.is_null() {
+        for v in 0..V {
+            // SAFETY: bias holds the n columns' floats.
+            let b = unsafe { L::load(t.bias.add(first + v * lanes)) };
+            for row in acc.iter_mut() {
+                row[v] = b;
+            }
+        }
+    }
+    // SAFETY: the panel of columns `first..` exists.
+    let mut panel = unsafe { t.b_panel.add(first / nr * t.b_panel_stride) };
+    // `len` elements lie in one allocation, so `len <= isize::MAX`. The index
+    // counts up to 0 from -len: the loop needs no end register besides the
+    // row pointers, the index and the panel pointer (the 12-row tile takes
+    // all 14 general-purpose registers there are).
+    let mut i = -(len as isize);
+    while i != 0 {
+        // SAFETY: the panel row is in bounds and aligned to the register
+        // width (64-byte aligned panel, rows of 2·LANES floats).
+        let b: [L::Vector; V] = core::array::from_fn(|v| unsafe { L::load_aligned(panel.add(v * lanes)) });
+        for (acc_row, end) in acc.iter_mut().zip(ends) {
+            // SAFETY: -len <= i < 0: element len + i of the row.
+            let a = unsafe { L::broadcast(end.offset(i)) };
+            for v in 0..V {
+                acc_row[v] = unsafe { L::fmadd(a, b[v], acc_row[v]) };
+            }
+        }
+        // SAFETY: stays within (or one past) the k·NR panel.
+        panel = unsafe { panel.add(nr) };
+        i += 1;
+        // SAFETY: an empty asm block that only claims to change `i`: this
+        // hides the index from LLVM's strength reduction, which would trade
+        // the count to 0 for a count up plus an end register.
+        unsafe { core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags)) };
+    }
+    let (lo, hi) = unsafe { (L::splat(t.clamp_min), L::splat(t.clamp_max)) };
+    for (r, acc_row) in acc.iter().enumerate() {
+        // SAFETY: r < m; columns first..first + V·LANES of the row are the
+        // tile's (contiguous), in the output and, for `RESIDUAL`, in the
+        // residual.
+        unsafe {
+            let c = (*t.c_rows.add(r)).add(first);
+            for (v, &x) in acc_row.iter().enumerate() {
+                let x = if RESIDUAL { L::add(x, L::load((*t.r_rows.add(r)).add(first + v * lanes))) } else { x };
+                L::store(c.add(v * lanes), L::clamp(lo, hi, x));
+            }
+        }
+    }
+}
