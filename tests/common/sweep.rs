@@ -249,7 +249,8 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
 
 /// Sweeps `kernel` over m in 1..=MR, n in 1..=2·NR+1 (and 4 to 5 panels for
 /// m = 1), every depth of `depths`; then calls of three row tiles (m =
-/// 2·MR + MR / 2 + 1) on a few column counts and the depths up to 17.
+/// 2·MR + MR / 2 + 1) on a few column counts and the depths up to 17 and
+/// 63 to 65.
 /// The caller checks that the CPU supports the kernel's ISA.
 pub fn sweep(kernel: &Kernel, depths: &[usize]) -> Tally {
     sweep_rows(kernel, depths, true)
@@ -276,18 +277,19 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
         }
     }
     // Three row tiles of uneven sizes (31 rows of a 12-row kernel: 11 + 10 +
-    // 10), on one panel, a panel and one column, a ragged third panel, and
-    // three whole panels or two and a half (which a kernel may walk row tile
-    // by row tile), at the depths up to 17: enough to catch a row tile that
-    // is skipped, repeated or misplaced, at a fraction of the cost of the
-    // full sweep (which Miri, ASan and the emulators pay for).
+    // 10), on one column, one whole panel, a panel and one column, a ragged
+    // third panel, and three whole panels or two and a half (which a kernel
+    // may walk row tile by row tile), at the depths up to 17 and 63 to 65
+    // (the dot kernels walk whole row tiles up to K = 64): enough to catch a
+    // row tile that is skipped, repeated or misplaced, at a fraction of the
+    // cost of the full sweep (which Miri, ASan and the emulators pay for).
     if !multi_row {
         return tally;
     }
     let (mr, nr) = (kernel.mr, kernel.nr);
     let m = 2 * mr + mr / 2 + 1;
-    for n in [1, nr + 1, 2 * nr + 1, 2 * nr + nr / 2, 3 * nr] {
-        for &k in depths.iter().filter(|&&k| k <= 17) {
+    for n in [1, nr, nr + 1, 2 * nr + 1, 2 * nr + nr / 2, 3 * nr] {
+        for &k in depths.iter().filter(|&&k| k <= 17 || (63..=65).contains(&k)) {
             tally.record(run_case(kernel, oracle, m, n, k, case));
             case += 1;
         }

@@ -11,7 +11,7 @@
 use core::arch::x86_64::*;
 
 use crate::abi::{
-    bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, store_pairs,
+    bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range, store_pairs,
     store_pairs_elementwise, store_tile_elementwise, NextRows, TileArgs,
 };
 
@@ -540,20 +540,11 @@ unsafe fn dot_step<const MR: usize>(
     panel: *const f32,
     depths: usize,
 ) {
-    // [d0c0 d0c1 d1c0 d1c1 d2c0 d2c1 d3c0 d3c1] -> [d0c0 d1c0 d2c0 d3c0 d0c1 d1c1 d2c1 d3c1]
-    let split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    // SAFETY: `load` reads exactly the first `live` floats the caller
-    // guarantees (all 16 panel floats and 8 row elements when depths == 8);
-    // maskload does not access masked-off lanes.
+    // SAFETY: `load` reads exactly the first `depths` row elements the
+    // caller guarantees (all 8 when depths == 8); maskload does not access
+    // masked-off lanes.
     unsafe {
-        let lo_live = (2 * depths).min(LANES);
-        let hi_live = (2 * depths).saturating_sub(LANES);
-        let lo = load(panel, lo_live, tail_mask(lo_live));
-        let hi = load(panel.wrapping_add(LANES), hi_live, tail_mask(hi_live));
-        let lo = _mm256_permutevar8x32_ps(lo, split);
-        let hi = _mm256_permutevar8x32_ps(hi, split);
-        let w0 = _mm256_permute2f128_ps::<0x20>(lo, hi);
-        let w1 = _mm256_permute2f128_ps::<0x31>(lo, hi);
+        let (w0, w1) = split_panel(panel, depths);
         let a_mask = tail_mask(depths);
         for (sum, row) in sums.iter_mut().zip(a_rows) {
             _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(at + super::PREFETCH_AHEAD) as *const i8);
@@ -561,6 +552,28 @@ unsafe fn dot_step<const MR: usize>(
             sum[0] = _mm256_fmadd_ps(a, w0, sum[0]);
             sum[1] = _mm256_fmadd_ps(a, w1, sum[1]);
         }
+    }
+}
+
+/// Column 0 and column 1 of `depths <= 8` panel rows at `panel` (two
+/// `vpermps` and two `vperm2f128`), zero in the lanes past `depths`.
+///
+/// # Safety
+/// `2·depths` floats at `panel` are readable; the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn split_panel(panel: *const f32, depths: usize) -> (__m256, __m256) {
+    // [d0c0 d0c1 d1c0 d1c1 d2c0 d2c1 d3c0 d3c1] -> [d0c0 d1c0 d2c0 d3c0 d0c1 d1c1 d2c1 d3c1]
+    let split = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    // SAFETY: `load` reads exactly the first `live` floats the caller
+    // guarantees (all 16 when depths == 8); maskload does not access
+    // masked-off lanes.
+    unsafe {
+        let lo_live = (2 * depths).min(LANES);
+        let hi_live = (2 * depths).saturating_sub(LANES);
+        let lo = _mm256_permutevar8x32_ps(load(panel, lo_live, tail_mask(lo_live)), split);
+        let hi = _mm256_permutevar8x32_ps(load(panel.wrapping_add(LANES), hi_live, tail_mask(hi_live)), split);
+        (_mm256_permute2f128_ps::<0x20>(lo, hi), _mm256_permute2f128_ps::<0x31>(lo, hi))
     }
 }
 
@@ -583,5 +596,120 @@ fn fold8(v: [__m256; 8]) -> __m256 {
 pub unsafe fn f32_pw_6x2__avx2_fma(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
-    unsafe { for_each_panel(t, 2, |panel| per_row_count!(panel, dot_tile::<_>, [1, 2, 3, 4, 5], 6)) }
+    unsafe {
+        for_each_panel(t, 2, |panel| {
+            let walked = match panel.k.div_ceil(LANES) {
+                _ if !dot_walks(panel) => 0,
+                1 => dot_walk::<1>(panel),
+                2 => dot_walk::<2>(panel),
+                3 => dot_walk::<3>(panel),
+                4 => dot_walk::<4>(panel),
+                5 => dot_walk::<5>(panel),
+                6 => dot_walk::<6>(panel),
+                7 => dot_walk::<7>(panel),
+                8 => dot_walk::<8>(panel),
+                _ => 0,
+            };
+            if walked < panel.m {
+                per_row_count!(&row_range(panel, walked, panel.m - walked), dot_tile::<_>, [1, 2, 3, 4, 5], 6)
+            }
+        })
+    }
+}
+
+/// True when [`dot_walk`] takes `t`'s full row tiles: two columns written
+/// as pairs without accumulate or residual ([`plain_pairs`]), and
+/// contiguous activation rows.
+#[inline(always)]
+fn dot_walks(t: &TileArgs) -> bool {
+    t.n == 2 && t.a_k.block == 0 && plain_pairs(t)
+}
+
+/// The 6x2 kernel's walk over a call's full 6-row tiles, at depths
+/// `8·(STEPS - 1) < k <= 8·STEPS` (up to 64): returns how many rows it
+/// computed (a multiple of 6); [`dot_tile`] takes the rest.
+///
+/// The panel is split into its two columns once per call (the ymm registers
+/// cannot hold them all: they stay in L1, two loads per k step), and each
+/// tile's k steps are unrolled. [`dot_tile`] split the panel on every k step
+/// of every tile, in a loop whose trip count it learned at run time.
+/// unet.head (K = 64) at 32×32 pixels (input in L2), the two builds
+/// alternated five times (Zen 4, a noisy shared machine): 31 to 48 GFLOP/s
+/// (medians), and 28-45 to 38-53 in four alternated CLI runs. Each result is
+/// the one [`dot_tile`] computes: the same FMAs in the same lanes, the same
+/// fold.
+///
+/// # Safety
+/// The ABI contract for `NR = 2`; [`dot_walks`] holds; `8·(STEPS - 1) < k
+/// <= 8·STEPS`; the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn dot_walk<const STEPS: usize>(t: &TileArgs) -> usize {
+    const MR: usize = 6;
+    let last_depths = t.k - LANES * (STEPS - 1);
+    let last_mask = tail_mask(last_depths);
+    // SAFETY: the panel holds 2·k floats, and step s reads 2·depths of them
+    // from float 16·s.
+    let columns: [(__m256, __m256); STEPS] = core::array::from_fn(|s| unsafe {
+        split_panel(t.b_panel.add(2 * LANES * s), if s + 1 == STEPS { last_depths } else { LANES })
+    });
+    // -0.0 is the identity of addition: a -0.0 sum stays -0.0, as in `dot_tile`.
+    let bias = if t.bias.is_null() {
+        _mm256_set1_ps(-0.0)
+    } else {
+        // SAFETY: bias is not null.
+        _mm256_castsi256_ps(_mm256_set1_epi64x(unsafe { bias_pair_bits(t) }))
+    };
+    let (lo, hi) = (_mm256_set1_ps(t.clamp_min), _mm256_set1_ps(t.clamp_max));
+    let c_offset = t.c_cols.offset(0);
+    let mut first = 0;
+    while first + MR <= t.m {
+        // SAFETY: rows first..first + 6 < m exist.
+        let rows: [*const f32; MR] = core::array::from_fn(|i| unsafe { *t.a_rows.add(first + i) });
+        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+        for (s, &(w0, w1)) in columns.iter().enumerate() {
+            for (sum, row) in acc.iter_mut().zip(rows) {
+                // SAFETY: row elements 8·s.. (all 8 but in the last step,
+                // which masks to the k - 8·s that exist) are in bounds;
+                // masked-off lanes are not accessed.
+                unsafe {
+                    let at = row.add(LANES * s);
+                    _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(super::PREFETCH_AHEAD) as *const i8);
+                    let a = if s + 1 == STEPS { load(at, last_depths, last_mask) } else { _mm256_loadu_ps(at) };
+                    sum[0] = _mm256_fmadd_ps(a, w0, sum[0]);
+                    sum[1] = _mm256_fmadd_ps(a, w1, sum[1]);
+                }
+            }
+        }
+        // Rows in groups of 4, as in `dot_tile`.
+        for group in 0..MR.div_ceil(4) {
+            let v: [__m256; 8] = core::array::from_fn(|l| {
+                let row = group * 4 + l / 2;
+                if row < MR {
+                    acc[row][l % 2]
+                } else {
+                    _mm256_setzero_ps()
+                }
+            });
+            // max/min return their second operand when either is NaN: NaN survives.
+            let x = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(fold8(v), bias)));
+            let halves = [_mm256_castps256_ps128(x), _mm256_extractf128_ps::<1>(x)];
+            for i in group * 4..MR.min(group * 4 + 4) {
+                // SAFETY: row first + i < m; its columns 0 and 1 are adjacent
+                // (plain_pairs) and in bounds (n = 2); lanes 2i, 2i + 1 of the
+                // group are its results.
+                unsafe {
+                    let pair = (*t.c_rows.add(first + i)).add(c_offset) as *mut f64;
+                    let half = _mm_castps_pd(halves[(i % 4) / 2]);
+                    if i % 2 == 0 {
+                        _mm_storel_pd(pair, half);
+                    } else {
+                        _mm_storeh_pd(pair, half);
+                    }
+                }
+            }
+        }
+        first += MR;
+    }
+    first
 }

@@ -23,7 +23,7 @@
 use core::arch::x86_64::*;
 
 use crate::abi::{
-    bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, store_pairs,
+    bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range, store_pairs,
     store_pairs_elementwise, store_tile_elementwise, NextRows, TileArgs,
 };
 
@@ -563,16 +563,11 @@ unsafe fn dot_step<const MR: usize>(
     panel: *const f32,
     depths: usize,
 ) {
-    let column0 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    let column1 = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     // SAFETY: the masks enable exactly the 2·depths panel floats and the
     // `depths` row elements that the caller guarantees; masked-off lanes are
     // not accessed (AVX-512 masking suppresses their faults).
     unsafe {
-        let lo = _mm512_maskz_loadu_ps(tail_mask(2 * depths), panel);
-        let hi = _mm512_maskz_loadu_ps(tail_mask((2 * depths).saturating_sub(LANES)), panel.wrapping_add(LANES));
-        let w0 = _mm512_permutex2var_ps(lo, column0, hi);
-        let w1 = _mm512_permutex2var_ps(lo, column1, hi);
+        let (w0, w1) = split_panel(panel, depths);
         let a_mask = tail_mask(depths);
         for (sum, row) in sums.iter_mut().zip(a_rows) {
             _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(at + super::PREFETCH_AHEAD) as *const i8);
@@ -580,6 +575,25 @@ unsafe fn dot_step<const MR: usize>(
             sum[0] = _mm512_fmadd_ps(a, w0, sum[0]);
             sum[1] = _mm512_fmadd_ps(a, w1, sum[1]);
         }
+    }
+}
+
+/// Column 0 and column 1 of `depths <= 16` panel rows at `panel` (two
+/// `vpermt2ps`), zero in the lanes past `depths`.
+///
+/// # Safety
+/// `2·depths` floats at `panel` are readable; the CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn split_panel(panel: *const f32, depths: usize) -> (__m512, __m512) {
+    let column0 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let column1 = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    // SAFETY: the masks enable exactly the 2·depths floats the caller
+    // guarantees; masked-off lanes are not accessed.
+    unsafe {
+        let lo = _mm512_maskz_loadu_ps(tail_mask(2 * depths), panel);
+        let hi = _mm512_maskz_loadu_ps(tail_mask((2 * depths).saturating_sub(LANES)), panel.wrapping_add(LANES));
+        (_mm512_permutex2var_ps(lo, column0, hi), _mm512_permutex2var_ps(lo, column1, hi))
     }
 }
 
@@ -646,5 +660,113 @@ unsafe fn store_two_columns<const MR: usize>(t: &TileArgs, sums: __m512) {
 pub unsafe fn f32_pw_8x2__avx512f(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance); the target
     // features are enabled on this function.
-    unsafe { for_each_panel(t, 2, |panel| per_row_count!(panel, dot_tile::<_>, [1, 2, 3, 4, 5, 6, 7], 8)) }
+    unsafe {
+        for_each_panel(t, 2, |panel| {
+            let walked = match panel.k.div_ceil(LANES) {
+                _ if !dot_walks(panel) => 0,
+                1 => dot_walk::<1>(panel),
+                2 => dot_walk::<2>(panel),
+                3 => dot_walk::<3>(panel),
+                4 => dot_walk::<4>(panel),
+                _ => 0,
+            };
+            if walked < panel.m {
+                per_row_count!(&row_range(panel, walked, panel.m - walked), dot_tile::<_>, [1, 2, 3, 4, 5, 6, 7], 8)
+            }
+        })
+    }
+}
+
+/// True when [`dot_walk`] takes `t`'s full row tiles: two columns written
+/// as pairs without accumulate or residual ([`plain_pairs`]), and
+/// contiguous activation rows.
+#[inline(always)]
+fn dot_walks(t: &TileArgs) -> bool {
+    t.n == 2 && t.a_k.block == 0 && plain_pairs(t)
+}
+
+/// The 8x2 kernel's walk over a call's full 8-row tiles, at depths
+/// `16·(STEPS - 1) < k <= 16·STEPS` (up to 64): returns how many rows it
+/// computed (a multiple of 8); [`dot_tile`] takes the rest.
+///
+/// The panel is split into its two columns once, into `2·STEPS` registers
+/// that every tile of the call reuses, and each tile's k steps are unrolled.
+/// [`dot_tile`] split the panel on every k step of every tile, in a loop
+/// whose trip count it learned at run time. unet.head (K = 64) at 32×32
+/// pixels (input in L2), the two builds alternated five times (Zen 4, a
+/// noisy shared machine): 34 to 45 GFLOP/s (medians), and 32-36 to 41-60 in
+/// four alternated CLI runs. Each result is the one [`dot_tile`] computes:
+/// the same FMAs in the same lanes, the same fold.
+///
+/// # Safety
+/// The ABI contract for `NR = 2`; [`dot_walks`] holds; `16·(STEPS - 1) < k
+/// <= 16·STEPS`; the CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn dot_walk<const STEPS: usize>(t: &TileArgs) -> usize {
+    const MR: usize = 8;
+    let last_depths = t.k - LANES * (STEPS - 1);
+    let last_mask = tail_mask(last_depths);
+    // SAFETY: the panel holds 2·k floats, and step s reads 2·depths of them
+    // from float 32·s.
+    let columns: [(__m512, __m512); STEPS] = core::array::from_fn(|s| unsafe {
+        split_panel(t.b_panel.add(2 * LANES * s), if s + 1 == STEPS { last_depths } else { LANES })
+    });
+    // -0.0 is the identity of addition: a -0.0 sum stays -0.0, as in `dot_tile`.
+    let bias = if t.bias.is_null() {
+        _mm512_set1_ps(-0.0)
+    } else {
+        // SAFETY: bias is not null.
+        _mm512_castsi512_ps(_mm512_set1_epi64(unsafe { bias_pair_bits(t) }))
+    };
+    let (lo, hi) = (_mm512_set1_ps(t.clamp_min), _mm512_set1_ps(t.clamp_max));
+    let c_offset = t.c_cols.offset(0);
+    let mut first = 0;
+    while first + MR <= t.m {
+        // SAFETY: rows first..first + 8 < m exist.
+        let rows: [*const f32; MR] = core::array::from_fn(|i| unsafe { *t.a_rows.add(first + i) });
+        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+        for (s, &(w0, w1)) in columns.iter().enumerate() {
+            for (sum, row) in acc.iter_mut().zip(rows) {
+                // SAFETY: row elements 16·s.. (all 16 but in the last step,
+                // which masks to the k - 16·s that exist) are in bounds;
+                // masked-off lanes are not accessed.
+                unsafe {
+                    let at = row.add(LANES * s);
+                    _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(super::PREFETCH_AHEAD) as *const i8);
+                    let a = if s + 1 == STEPS { _mm512_maskz_loadu_ps(last_mask, at) } else { _mm512_loadu_ps(at) };
+                    sum[0] = _mm512_fmadd_ps(a, w0, sum[0]);
+                    sum[1] = _mm512_fmadd_ps(a, w1, sum[1]);
+                }
+            }
+        }
+        // In the fold's transposed order, as in `dot_tile`.
+        let flat: [__m512; 16] = core::array::from_fn(|v| {
+            let lane = (v % 4) * 4 + v / 4;
+            acc[lane / 2][lane % 2]
+        });
+        // max/min return their second operand when either is NaN: NaN survives.
+        let x = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(fold16(flat), bias)));
+        let quarters = [
+            _mm512_castps512_ps128(x),
+            _mm512_extractf32x4_ps::<1>(x),
+            _mm512_extractf32x4_ps::<2>(x),
+            _mm512_extractf32x4_ps::<3>(x),
+        ];
+        for i in 0..MR {
+            // SAFETY: row first + i < m; its columns 0 and 1 are adjacent
+            // (plain_pairs) and in bounds (n = 2); lanes 2i, 2i + 1 are its results.
+            unsafe {
+                let pair = (*t.c_rows.add(first + i)).add(c_offset) as *mut f64;
+                let quarter = _mm_castps_pd(quarters[i / 2]);
+                if i % 2 == 0 {
+                    _mm_storel_pd(pair, quarter);
+                } else {
+                    _mm_storeh_pd(pair, quarter);
+                }
+            }
+        }
+        first += MR;
+    }
+    first
 }
