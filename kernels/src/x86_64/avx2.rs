@@ -160,27 +160,40 @@ unsafe fn store_rows<const MR: usize, const V: usize, const PLAIN: bool>(t: &Til
     let c_offsets: [usize; V] = core::array::from_fn(|v| t.c_cols.offset(v * LANES));
     let (accumulate, residual) = (!PLAIN && t.accumulate != 0, !PLAIN && !t.r_rows.is_null());
     let r_offsets: [usize; V] = core::array::from_fn(|v| if residual { t.r_cols.offset(v * LANES) } else { 0 });
+    // Every load (accumulate, residual) comes before the first store, as in
+    // the walks (see `walk.rs`): a load after a store a multiple of 4 KiB
+    // away would wait for it.
+    let mut acc = acc;
+    if accumulate || residual {
+        for (i, acc_row) in acc.iter_mut().enumerate() {
+            // SAFETY: i < MR == m.
+            let (c_row, r_row) = unsafe { t.rows(i) };
+            for (v, x) in acc_row.iter_mut().enumerate().take_while(|&(v, _)| live[v] > 0) {
+                // SAFETY: columns v·8..v·8 + live[v] are in the tile,
+                // contiguous (vector_columns) and in bounds by the contract;
+                // `load` touches no other lane. The CPU has AVX2.
+                unsafe {
+                    if accumulate {
+                        *x = _mm256_add_ps(*x, load(c_row.add(c_offsets[v]), live[v], masks[v]));
+                    }
+                    if residual {
+                        *x = _mm256_add_ps(*x, load(r_row.add(r_offsets[v]), live[v], masks[v]));
+                    }
+                }
+            }
+        }
+    }
     for (i, acc_row) in acc.iter().enumerate() {
         // SAFETY: i < MR == m.
-        let (c_row, r_row) = unsafe { t.rows(i) };
-        for v in 0..V {
-            if live[v] == 0 {
-                break;
-            }
+        let (c_row, _) = unsafe { t.rows(i) };
+        for (v, &x) in acc_row.iter().enumerate().take_while(|&(v, _)| live[v] > 0) {
             // SAFETY: columns v·8..v·8 + live[v] are in the tile, contiguous
-            // (vector_columns) and in bounds by the contract; `load` and
-            // `store_partial` touch no other lane. The CPU has AVX2.
+            // (vector_columns) and in bounds by the contract; `store_partial`
+            // touches no other lane. The CPU has AVX2.
             unsafe {
                 let c = c_row.add(c_offsets[v]);
-                let mut x = acc_row[v];
-                if accumulate {
-                    x = _mm256_add_ps(x, load(c, live[v], masks[v]));
-                }
-                if residual {
-                    x = _mm256_add_ps(x, load(r_row.add(r_offsets[v]), live[v], masks[v]));
-                }
                 // max/min return their second operand when either is NaN: NaN survives.
-                x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
+                let x = _mm256_min_ps(hi, _mm256_max_ps(lo, x));
                 if live[v] == LANES {
                     _mm256_storeu_ps(c, x);
                 } else {

@@ -215,28 +215,44 @@ unsafe fn store_rows<const MR: usize, const V: usize, const PLAIN: bool>(t: &Til
     let c_offsets: [usize; V] = core::array::from_fn(|v| t.c_cols.offset(v * LANES));
     let (accumulate, residual) = (!PLAIN && t.accumulate != 0, !PLAIN && !t.r_rows.is_null());
     let r_offsets: [usize; V] = core::array::from_fn(|v| if residual { t.r_cols.offset(v * LANES) } else { 0 });
+    // Every load (accumulate, residual) comes before the first store, as in
+    // the walks (see `walk.rs`): a load after a store a multiple of 4 KiB
+    // away would wait for it.
+    let mut acc = acc;
+    if accumulate || residual {
+        for (i, acc_row) in acc.iter_mut().enumerate() {
+            // SAFETY: i < MR == m.
+            let (c_row, r_row) = unsafe { t.rows(i) };
+            for (v, x) in acc_row.iter_mut().enumerate() {
+                // SAFETY: the lanes enabled by masks[v] are columns of the
+                // tile (j < n), contiguous (vector_columns) and in bounds by
+                // the contract; masked-off lanes are not read (AVX-512
+                // masking suppresses their faults). The CPU has AVX-512F.
+                unsafe {
+                    if accumulate {
+                        *x = _mm512_add_ps(*x, _mm512_maskz_loadu_ps(masks[v], c_row.wrapping_add(c_offsets[v])));
+                    }
+                    if residual {
+                        *x = _mm512_add_ps(*x, _mm512_maskz_loadu_ps(masks[v], r_row.wrapping_add(r_offsets[v])));
+                    }
+                }
+            }
+        }
+    }
     for (i, acc_row) in acc.iter().enumerate() {
         // SAFETY: i < MR == m.
-        let (c_row, r_row) = unsafe { t.rows(i) };
-        for v in 0..V {
+        let (c_row, _) = unsafe { t.rows(i) };
+        for (v, &x) in acc_row.iter().enumerate() {
             // SAFETY: the lanes enabled by masks[v] are columns of the tile
             // (j < n), contiguous (vector_columns) and in bounds by the
-            // contract; a vector with no such lane is neither read nor
-            // written, as are masked-off lanes (AVX-512 masking suppresses
-            // their faults). The offsets of such vectors are never used
-            // for an access. The CPU has AVX-512F.
+            // contract; a vector with no such lane is not written, nor are
+            // masked-off lanes (AVX-512 masking suppresses their faults).
+            // The offsets of such vectors are never used for an access. The
+            // CPU has AVX-512F.
             unsafe {
-                let c = c_row.wrapping_add(c_offsets[v]);
-                let mut x = acc_row[v];
-                if accumulate {
-                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(masks[v], c));
-                }
-                if residual {
-                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(masks[v], r_row.wrapping_add(r_offsets[v])));
-                }
                 // max/min return their second operand when either is NaN: NaN survives.
-                x = _mm512_min_ps(hi, _mm512_max_ps(lo, x));
-                _mm512_mask_storeu_ps(c, masks[v], x);
+                let x = _mm512_min_ps(hi, _mm512_max_ps(lo, x));
+                _mm512_mask_storeu_ps(c_row.wrapping_add(c_offsets[v]), masks[v], x);
             }
         }
     }
