@@ -15,7 +15,8 @@ sits elsewhere in the layout. So is a loop that stores a vector register
 outside the stack: a k loop stores nothing, so it writes a tile's outputs
 (the dot kernels' walks unroll their k steps inside such a loop, and keep
 the AVX2 kernel's split weight columns on the stack by design). Per-tile
-reloads there are expected; these loops are counted apart, not checked. So are loops of one FMA (one-row,
+reloads there are expected; these loops are counted apart, not checked, and
+a short one that stores to the stack is listed (a spill once per tile). So are loops of one FMA (one-row,
 one-vector tiles): one dependent chain, bound by the FMA latency, which a
 stack operand does not lengthen.
 
@@ -47,7 +48,7 @@ for line in text.splitlines():
 # over row tiles is several hundred.
 MAX_K_LOOP = 400
 
-clean = spilled = tile_loops = single_chains = 0
+clean = spilled = tile_loops = tile_spills = single_chains = 0
 for name, insns in functions.items():
     index = {address: i for i, (address, _) in enumerate(insns)}
     loops = []
@@ -64,8 +65,18 @@ for name, insns in functions.items():
         # outside the stack writes a tile's outputs, so it walks row tiles
         # (the dot kernels unroll their k steps inside such a loop).
         stores_output = any(re.match(r"v?mov\w*\s+%[xyz]mm\d+,.*\(", b) and "%rsp" not in b for b in body)
-        if len(body) > MAX_K_LOOP or stores_output:
+        if len(body) > MAX_K_LOOP:
             tile_loops += 1
+            continue
+        if stores_output:
+            # Such a short loop over row tiles may load from the stack (the
+            # AVX2 dot walk's split weight columns). A store there is a spill
+            # once per tile, not once per k step: listed, not failed.
+            tile_loops += 1
+            stack_stores = [b for b in body if re.match(r"v?mov\w*\s+%\w+,.*\(%rsp\)", b)]
+            if stack_stores:
+                tile_spills += 1
+                print(f"{name} @ {insns[s][0]:x}: a loop over row tiles of {len(body)} instructions spills once per tile: {stack_stores[:4]}")
             continue
         if sum("vfmadd" in b or "fmla" in b for b in body) == 1:
             single_chains += 1
@@ -76,5 +87,8 @@ for name, insns in functions.items():
             print(f"{name} @ {insns[s][0]:x}: {len(body)} instructions, stack operands: {stack[:4]}")
         else:
             clean += 1
-print(f"innermost FMA loops: {clean} spill-free, {spilled} touching the stack (not checked: {tile_loops} loops over row tiles, {single_chains} of one FMA)")
+print(
+    f"innermost FMA loops: {clean} spill-free, {spilled} touching the stack (not checked: {tile_loops} loops over row tiles, "
+    f"{tile_spills} of them spilling once per tile, {single_chains} of one FMA)"
+)
 sys.exit(1 if spilled else 0)

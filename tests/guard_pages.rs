@@ -323,8 +323,9 @@ fn kernel_rows_against_guard_pages() {
         let nr = kernel.nr;
         for m in (1..=kernel.mr).chain([2 * kernel.mr + kernel.mr / 2 + 1]) {
             for n in (1..=nr).chain([2 * nr, 2 * nr + nr / 2]) {
-                // 63: the deepest call the dot kernels walk, ending in a short step.
-                for k in [0usize, 1, 5, 8, 17, 63] {
+                // 16, 63, 64: the dot kernels' walks end in a whole step or
+                // in a short one, up to the deepest call they walk (64).
+                for k in [0usize, 1, 5, 8, 16, 17, 63, 64] {
                     seq += 1;
                     let a_k = [
                         Strides::CONTIGUOUS,

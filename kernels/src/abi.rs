@@ -2,7 +2,8 @@
 //!
 //! A micro-kernel computes `m` pixels (rows) by `n` output channels (columns):
 //! `n` spans one or more `NR`-wide panels, and `m` one or more row tiles of at
-//! most `MR` rows (as few as can be, of even sizes: see [`row_tiles`]):
+//! most `MR` rows (as few as can be, of even sizes: see [`row_tiles`]; the
+//! dot-product kernels' walks take whole `MR`-row tiles first):
 //!
 //! ```text
 //! C[i][j] = clamp( acc[i][j] (+ C[i][j] if accumulate) (+ bias[j]) (+ R[i][j]), min, max )
@@ -43,7 +44,8 @@
 //! * Each of the `ceil(n / NR)` panels holds `k·NR` floats and is 64-byte
 //!   aligned; `bias`, when not null, holds `ceil(n / NR)·NR` floats (columns
 //!   past `n` may be anything).
-//! * No C element aliases an A, B, bias or R element that the kernel reads.
+//! * No C element aliases another C element of the call, or an A, B, bias
+//!   or R element that the kernel reads.
 //!
 //! The kernel guarantees:
 //! * It **reads** only `a_rows[0..m]`, `c_rows[0..m]`, `r_rows[0..m]`, the A and R

@@ -118,8 +118,26 @@ fn span(s: &Strides, count: usize) -> usize {
 
 /// Runs one case of `kernel` and of its oracle; compares.
 fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, case: usize) -> Result<(), String> {
+    run_variant(kernel, oracle, m, n, k, case, variant(case))
+}
+
+/// The plain variant of `case`: contiguous rows and columns, no residual,
+/// no accumulate (what the walks of several kernels take), with the bias
+/// and clamp of `case`.
+fn plain_variant(case: usize) -> Variant {
+    Variant { residual: false, accumulate: false, c_block: 0, a_block: 0, phase: 0, ..variant(case) }
+}
+
+fn run_variant(
+    kernel: &Kernel,
+    oracle: KernelFn,
+    m: usize,
+    n: usize,
+    k: usize,
+    case: usize,
+    v: Variant,
+) -> Result<(), String> {
     let nr = kernel.nr;
-    let v = variant(case);
     let mut rng = Rng::new((m * 1_000_003 + n * 1009 + k) as u64 ^ case as u64);
     let panels = n.div_ceil(nr);
 
@@ -214,6 +232,12 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
                 "per row tile, and in one call for all rows",
                 (m > kernel.mr).then(|| (run(f, false, kernel.mr), run(f, false, m))),
             ),
+            // Calls one row short of a tile: a kernel that walks whole tiles
+            // first (the dot kernels) computes the same rows in other code.
+            (
+                "in calls of MR - 1 rows, and in one call for all rows",
+                (m > kernel.mr && kernel.mr > 1).then(|| (run(f, false, kernel.mr - 1), run(f, false, m))),
+            ),
         ] {
             // One panel or one row tile: the two ways are the same call.
             let Some((a, b)) = pair else { continue };
@@ -249,8 +273,8 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
 
 /// Sweeps `kernel` over m in 1..=MR, n in 1..=2·NR+1 (and 4 to 5 panels for
 /// m = 1), every depth of `depths`; then calls of three row tiles (m =
-/// 2·MR + MR / 2 + 1) on a few column counts and the depths up to 17 and
-/// 63 to 65.
+/// 2·MR + MR / 2 + 1) on a few column counts and the depths up to 17, 31 to
+/// 33 and 63 to 65, each also in the plain variant.
 /// The caller checks that the CPU supports the kernel's ISA.
 pub fn sweep(kernel: &Kernel, depths: &[usize]) -> Tally {
     sweep_rows(kernel, depths, true)
@@ -279,18 +303,22 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     // Three row tiles of uneven sizes (31 rows of a 12-row kernel: 11 + 10 +
     // 10), on one column, one whole panel, a panel and one column, a ragged
     // third panel, and three whole panels or two and a half (which a kernel
-    // may walk row tile by row tile), at the depths up to 17 and 63 to 65
-    // (the dot kernels walk whole row tiles up to K = 64): enough to catch a
-    // row tile that is skipped, repeated or misplaced, at a fraction of the
-    // cost of the full sweep (which Miri, ASan and the emulators pay for).
+    // may walk row tile by row tile), at the depths up to 17, 31 to 33 and
+    // 63 to 65 (the dot kernels walk whole row tiles up to K = 64), each also
+    // in the plain variant: enough to catch a row tile that is skipped,
+    // repeated or misplaced, at a fraction of the cost of the full sweep
+    // (which Miri, ASan and the emulators pay for).
     if !multi_row {
         return tally;
     }
     let (mr, nr) = (kernel.mr, kernel.nr);
     let m = 2 * mr + mr / 2 + 1;
     for n in [1, nr, nr + 1, 2 * nr + 1, 2 * nr + nr / 2, 3 * nr] {
-        for &k in depths.iter().filter(|&&k| k <= 17 || (63..=65).contains(&k)) {
+        for &k in depths.iter().filter(|&&k| k <= 17 || (31..=33).contains(&k) || (63..=65).contains(&k)) {
             tally.record(run_case(kernel, oracle, m, n, k, case));
+            // Each also plain, so that the walks that need it run at every one
+            // of these depths.
+            tally.record(run_variant(kernel, oracle, m, n, k, case, plain_variant(case)));
             case += 1;
         }
     }

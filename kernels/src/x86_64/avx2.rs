@@ -553,9 +553,9 @@ unsafe fn dot_step<const MR: usize>(
     panel: *const f32,
     depths: usize,
 ) {
-    // SAFETY: `load` reads exactly the first `depths` row elements the
-    // caller guarantees (all 8 when depths == 8); maskload does not access
-    // masked-off lanes.
+    // SAFETY: `split_panel` reads the 2·depths panel floats and `load` the
+    // first `depths` row elements that the caller guarantees (all 8 when
+    // depths == 8); maskload does not access masked-off lanes.
     unsafe {
         let (w0, w1) = split_panel(panel, depths);
         let a_mask = tail_mask(depths);
@@ -630,12 +630,12 @@ pub unsafe fn f32_pw_6x2__avx2_fma(t: &TileArgs) {
     }
 }
 
-/// True when [`dot_walk`] takes `t`'s full row tiles: two columns written
-/// as pairs without accumulate or residual ([`plain_pairs`]), and
-/// contiguous activation rows.
+/// True when [`dot_walk`] takes `t`'s full row tiles: at least one, two
+/// columns written as pairs without accumulate or residual
+/// ([`plain_pairs`]), and contiguous activation rows.
 #[inline(always)]
 fn dot_walks(t: &TileArgs) -> bool {
-    t.n == 2 && t.a_k.block == 0 && plain_pairs(t)
+    t.m >= 6 && t.n == 2 && t.a_k.block == 0 && plain_pairs(t)
 }
 
 /// The 6x2 kernel's walk over a call's full 6-row tiles, at depths
@@ -709,16 +709,11 @@ unsafe fn dot_walk<const STEPS: usize>(t: &TileArgs) -> usize {
             let halves = [_mm256_castps256_ps128(x), _mm256_extractf128_ps::<1>(x)];
             for i in group * 4..MR.min(group * 4 + 4) {
                 // SAFETY: row first + i < m; its columns 0 and 1 are adjacent
-                // (plain_pairs) and in bounds (n = 2); lanes 2i, 2i + 1 of the
-                // group are its results.
+                // (plain_pairs) and in bounds (n = 2), and `store_pair` needs
+                // no more than f32 alignment; lanes 2i, 2i + 1 of the group
+                // are its results.
                 unsafe {
-                    let pair = (*t.c_rows.add(first + i)).add(c_offset) as *mut f64;
-                    let half = _mm_castps_pd(halves[(i % 4) / 2]);
-                    if i % 2 == 0 {
-                        _mm_storel_pd(pair, half);
-                    } else {
-                        _mm_storeh_pd(pair, half);
-                    }
+                    super::store_pair((*t.c_rows.add(first + i)).add(c_offset), halves[(i % 4) / 2], i % 2 == 1);
                 }
             }
         }

@@ -693,12 +693,12 @@ pub unsafe fn f32_pw_8x2__avx512f(t: &TileArgs) {
     }
 }
 
-/// True when [`dot_walk`] takes `t`'s full row tiles: two columns written
-/// as pairs without accumulate or residual ([`plain_pairs`]), and
-/// contiguous activation rows.
+/// True when [`dot_walk`] takes `t`'s full row tiles: at least one, two
+/// columns written as pairs without accumulate or residual
+/// ([`plain_pairs`]), and contiguous activation rows.
 #[inline(always)]
 fn dot_walks(t: &TileArgs) -> bool {
-    t.n == 2 && t.a_k.block == 0 && plain_pairs(t)
+    t.m >= 8 && t.n == 2 && t.a_k.block == 0 && plain_pairs(t)
 }
 
 /// The 8x2 kernel's walk over a call's full 8-row tiles, at depths
@@ -771,15 +771,10 @@ unsafe fn dot_walk<const STEPS: usize>(t: &TileArgs) -> usize {
         ];
         for i in 0..MR {
             // SAFETY: row first + i < m; its columns 0 and 1 are adjacent
-            // (plain_pairs) and in bounds (n = 2); lanes 2i, 2i + 1 are its results.
+            // (plain_pairs) and in bounds (n = 2), and `store_pair` needs no
+            // more than f32 alignment; lanes 2i, 2i + 1 are its results.
             unsafe {
-                let pair = (*t.c_rows.add(first + i)).add(c_offset) as *mut f64;
-                let quarter = _mm_castps_pd(quarters[i / 2]);
-                if i % 2 == 0 {
-                    _mm_storel_pd(pair, quarter);
-                } else {
-                    _mm_storeh_pd(pair, quarter);
-                }
+                super::store_pair((*t.c_rows.add(first + i)).add(c_offset), quarters[i / 2], i % 2 == 1);
             }
         }
         first += MR;

@@ -106,3 +106,21 @@ pub(crate) unsafe fn prefetch_next_rows_share(
         unsafe { prefetch_next_rows(next, mr, line * LINE_FLOATS) };
     }
 }
+
+/// Stores two floats, the low (`high == false`) or the high half of `x`, at
+/// `p`, which need only be aligned for `f32` (an unaligned 64-bit store:
+/// `vmovlps` or `vmovhps`).
+///
+/// # Safety
+/// Two floats at `p` are writable.
+#[inline(always)]
+pub(crate) unsafe fn store_pair(p: *mut f32, x: core::arch::x86_64::__m128, high: bool) {
+    use core::arch::x86_64::{_mm_castps_pd, _mm_cvtsd_f64, _mm_unpackhi_pd};
+    // SAFETY: SSE2 is part of x86-64; the caller's contract; the store is
+    // unaligned.
+    unsafe {
+        let x = _mm_castps_pd(x);
+        let half = if high { _mm_unpackhi_pd(x, x) } else { x };
+        core::ptr::write_unaligned(p as *mut f64, _mm_cvtsd_f64(half));
+    }
+}

@@ -138,10 +138,11 @@ unsafe fn walk_panel<L: Lanes, const MR: usize, const V: usize, const RESIDUAL: 
     // that follows a store to an address a multiple of 4 KiB away waits for
     // that store, and residual and output rows of 2 or 4 KiB (N = 512,
     // 1024), page-aligned as large allocations are, put each row's residual
-    // a multiple of 4 KiB from an earlier row's output. bias + residual +
-    // ReLU over the plain layer at 7x7 pixels (K = 128, N = 512, all in L2;
-    // three alternated runs, Zen 4): loaded between the stores, +3.8-4.8%
-    // (AVX-512) and -1.8-9.4% (AVX2); loaded first, +2.2-5.2% and +0.4-3.6%.
+    // a multiple of 4 KiB from an earlier row's output. What bias + residual
+    // + ReLU cost over the plain layer at 7x7 pixels, all in L2 (medians of
+    // three alternated runs, Zen 4), loaded between the stores and loaded
+    // first: K = 128, N = 512: AVX-512 4.0% and 2.4%, AVX2 5.5% and 1.2%;
+    // K = 256, N = 1024: AVX-512 5.1% and 4.7%, AVX2 6.5% and 2.1%.
     if RESIDUAL {
         for (r, acc_row) in acc.iter_mut().enumerate() {
             // SAFETY: r < m; columns first..first + V·LANES of the residual
