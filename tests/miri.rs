@@ -244,17 +244,21 @@ fn kernels_on_exact_rows() {
             for n in [1, 2, kernel.nr / 2 + 1, kernel.nr - 1, kernel.nr, 4 * kernel.nr + 3] {
                 for &k in depths {
                     case += 1;
+                    // Every other 2-column case is plain (contiguous rows and
+                    // columns, no residual, no accumulate): what the dot
+                    // kernels' walks take.
+                    let plain = n == 2 && case % 2 == 1;
                     let a_k = [
                         Strides::CONTIGUOUS,
                         Strides { block: 1, block_stride: 3, phase: 0 },
                         Strides { block: 8, block_stride: 11, phase: case % 8 },
-                    ][case % 3];
+                    ][if plain { 0 } else { case % 3 }];
                     let c_cols = [
                         Strides::CONTIGUOUS,
                         Strides { block: 16, block_stride: 19, phase: 0 },
                         Strides { block: 1, block_stride: 2, phase: 0 },
                         Strides { block: 8, block_stride: 8, phase: 0 },
-                    ][case % 4];
+                    ][if plain { 0 } else { case % 4 }];
                     let span = |s: &Strides, count: usize| if count == 0 { 0 } else { s.offset(count - 1) + 1 };
                     let a: Vec<Vec<f32>> = (0..m).map(|_| (0..span(&a_k, k)).map(|_| rng.f32()).collect()).collect();
                     let r: Vec<Vec<f32>> = (0..m).map(|_| (0..span(&c_cols, n)).map(|_| rng.f32()).collect()).collect();
@@ -274,7 +278,7 @@ fn kernels_on_exact_rows() {
                         }),
                     );
                     let bias: Vec<f32> = (0..panels * nr).map(|_| rng.f32()).collect();
-                    let accumulate = case % 5 == 1;
+                    let accumulate = !plain && case % 5 == 1;
                     let run = |f: pointwise::kernels::KernelFn| {
                         let mut c: Vec<Vec<f32>> = (0..m).map(|i| vec![0.5 + i as f32; span(&c_cols, n)]).collect();
                         let a_rows: Vec<*const f32> = a.iter().map(|row| row.as_ptr()).collect();
@@ -291,7 +295,7 @@ fn kernels_on_exact_rows() {
                             bias: if case % 2 == 0 { bias.as_ptr() } else { core::ptr::null() },
                             c_rows: c_rows.as_ptr(),
                             c_cols,
-                            r_rows: if case % 3 != 2 { r_rows.as_ptr() } else { core::ptr::null() },
+                            r_rows: if !plain && case % 3 != 2 { r_rows.as_ptr() } else { core::ptr::null() },
                             r_cols: c_cols,
                             clamp_min: if case % 4 == 1 { -0.25 } else { f32::NEG_INFINITY },
                             clamp_max: if case % 4 == 1 { 0.5 } else { f32::INFINITY },
