@@ -367,6 +367,55 @@ unsafe impl super::walk::Lanes for Ymm {
     }
 }
 
+// SAFETY: only used by `f32_pw_6x2__avx2_fma`, which enables AVX2 and FMA;
+// every method below is AVX2 code.
+unsafe impl super::dot::DotLanes for Ymm {
+    #[inline(always)]
+    unsafe fn split_panel(panel: *const f32, depths: usize) -> (__m256, __m256) {
+        // SAFETY: the CPU has AVX2 and the floats are readable (the trait's
+        // and the method's contracts), as below.
+        unsafe { split_panel(panel, depths) }
+    }
+    #[inline(always)]
+    unsafe fn load_depths(p: *const f32, depths: usize) -> __m256 {
+        // maskload does not access masked-off lanes.
+        unsafe { load(p, depths, tail_mask(depths)) }
+    }
+    #[inline(always)]
+    unsafe fn bias_pairs(bits: i64) -> __m256 {
+        unsafe { _mm256_castsi256_ps(_mm256_set1_epi64x(bits)) }
+    }
+    #[inline(always)]
+    unsafe fn store_sums<const MR: usize>(
+        acc: &[[__m256; 2]; MR],
+        bias: __m256,
+        lo: __m256,
+        hi: __m256,
+        rows: [*mut f32; MR],
+    ) {
+        // Rows in groups of 4, as in `dot_tile`: lane 2i + j of a group's
+        // folded vector is its row i, column j.
+        for group in 0..MR.div_ceil(4) {
+            let v: [__m256; 8] = core::array::from_fn(|l| {
+                let row = group * 4 + l / 2;
+                if row < MR {
+                    acc[row][l % 2]
+                } else {
+                    unsafe { _mm256_setzero_ps() }
+                }
+            });
+            unsafe {
+                // max/min return their second operand when either is NaN: NaN survives.
+                let x = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(fold8(v), bias)));
+                let halves = [_mm256_castps256_ps128(x), _mm256_extractf128_ps::<1>(x)];
+                for (i, &row) in rows.iter().enumerate().take(MR.min(group * 4 + 4)).skip(group * 4) {
+                    super::store_pair(row, halves[(i % 4) / 2], i % 2 == 1);
+                }
+            }
+        }
+    }
+}
+
 /// One panel of [`f32_pw_6x16__avx2_fma`].
 ///
 /// # Safety
@@ -611,113 +660,10 @@ pub unsafe fn f32_pw_6x2__avx2_fma(t: &TileArgs) {
     // features are enabled on this function.
     unsafe {
         for_each_panel(t, 2, |panel| {
-            let walked = match panel.k.div_ceil(LANES) {
-                _ if !dot_walks(panel) => 0,
-                1 => dot_walk::<1>(panel),
-                2 => dot_walk::<2>(panel),
-                3 => dot_walk::<3>(panel),
-                4 => dot_walk::<4>(panel),
-                5 => dot_walk::<5>(panel),
-                6 => dot_walk::<6>(panel),
-                7 => dot_walk::<7>(panel),
-                8 => dot_walk::<8>(panel),
-                _ => 0,
-            };
+            let walked = super::dot::dot_walk_rows::<Ymm, 6>(panel);
             if walked < panel.m {
                 per_row_count!(&row_range(panel, walked, panel.m - walked), dot_tile::<_>, [1, 2, 3, 4, 5], 6)
             }
         })
     }
-}
-
-/// True when [`dot_walk`] takes `t`'s full row tiles: at least one, two
-/// columns written as pairs without accumulate or residual
-/// ([`plain_pairs`]), and contiguous activation rows.
-#[inline(always)]
-fn dot_walks(t: &TileArgs) -> bool {
-    t.m >= 6 && t.n == 2 && t.a_k.block == 0 && plain_pairs(t)
-}
-
-/// The 6x2 kernel's walk over a call's full 6-row tiles, at depths
-/// `8·(STEPS - 1) < k <= 8·STEPS` (up to 64): returns how many rows it
-/// computed (a multiple of 6); [`dot_tile`] takes the rest.
-///
-/// The panel is split into its two columns once per call (the ymm registers
-/// cannot hold them all: they stay in L1, two loads per k step), and each
-/// tile's k steps are unrolled. [`dot_tile`] split the panel on every k step
-/// of every tile, in a loop whose trip count it learned at run time.
-/// unet.head (K = 64) at 32×32 pixels (input in L2), the two builds
-/// alternated five times (Zen 4, a noisy shared machine): 31 to 48 GFLOP/s
-/// (medians), and 28-45 to 38-53 in four alternated CLI runs. Each result is
-/// the one [`dot_tile`] computes: the same FMAs in the same lanes, the same
-/// fold.
-///
-/// # Safety
-/// The ABI contract for `NR = 2`; [`dot_walks`] holds; `8·(STEPS - 1) < k
-/// <= 8·STEPS`; the CPU has AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn dot_walk<const STEPS: usize>(t: &TileArgs) -> usize {
-    const MR: usize = 6;
-    let last_depths = t.k - LANES * (STEPS - 1);
-    let last_mask = tail_mask(last_depths);
-    // SAFETY: the panel holds 2·k floats, and step s reads 2·depths of them
-    // from float 16·s.
-    let columns: [(__m256, __m256); STEPS] = core::array::from_fn(|s| unsafe {
-        split_panel(t.b_panel.add(2 * LANES * s), if s + 1 == STEPS { last_depths } else { LANES })
-    });
-    // -0.0 is the identity of addition: a -0.0 sum stays -0.0, as in `dot_tile`.
-    let bias = if t.bias.is_null() {
-        _mm256_set1_ps(-0.0)
-    } else {
-        // SAFETY: bias is not null.
-        _mm256_castsi256_ps(_mm256_set1_epi64x(unsafe { bias_pair_bits(t) }))
-    };
-    let (lo, hi) = (_mm256_set1_ps(t.clamp_min), _mm256_set1_ps(t.clamp_max));
-    let c_offset = t.c_cols.offset(0);
-    let mut first = 0;
-    while first + MR <= t.m {
-        // SAFETY: rows first..first + 6 < m exist.
-        let rows: [*const f32; MR] = core::array::from_fn(|i| unsafe { *t.a_rows.add(first + i) });
-        let mut acc = [[_mm256_setzero_ps(); 2]; MR];
-        for (s, &(w0, w1)) in columns.iter().enumerate() {
-            for (sum, row) in acc.iter_mut().zip(rows) {
-                // SAFETY: row elements 8·s.. (all 8 but in the last step,
-                // which masks to the k - 8·s that exist) are in bounds;
-                // masked-off lanes are not accessed.
-                unsafe {
-                    let at = row.add(LANES * s);
-                    _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(super::PREFETCH_AHEAD) as *const i8);
-                    let a = if s + 1 == STEPS { load(at, last_depths, last_mask) } else { _mm256_loadu_ps(at) };
-                    sum[0] = _mm256_fmadd_ps(a, w0, sum[0]);
-                    sum[1] = _mm256_fmadd_ps(a, w1, sum[1]);
-                }
-            }
-        }
-        // Rows in groups of 4, as in `dot_tile`.
-        for group in 0..MR.div_ceil(4) {
-            let v: [__m256; 8] = core::array::from_fn(|l| {
-                let row = group * 4 + l / 2;
-                if row < MR {
-                    acc[row][l % 2]
-                } else {
-                    _mm256_setzero_ps()
-                }
-            });
-            // max/min return their second operand when either is NaN: NaN survives.
-            let x = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(fold8(v), bias)));
-            let halves = [_mm256_castps256_ps128(x), _mm256_extractf128_ps::<1>(x)];
-            for i in group * 4..MR.min(group * 4 + 4) {
-                // SAFETY: row first + i < m; its columns 0 and 1 are adjacent
-                // (plain_pairs) and in bounds (n = 2), and `store_pair` needs
-                // no more than f32 alignment; lanes 2i, 2i + 1 of the group
-                // are its results.
-                unsafe {
-                    super::store_pair((*t.c_rows.add(first + i)).add(c_offset), halves[(i % 4) / 2], i % 2 == 1);
-                }
-            }
-        }
-        first += MR;
-    }
-    first
 }

@@ -360,6 +360,60 @@ unsafe impl super::walk::Lanes for Zmm {
     }
 }
 
+// SAFETY: only used by `f32_pw_8x2__avx512f`, which enables AVX-512F; every
+// method below is AVX-512F code.
+unsafe impl super::dot::DotLanes for Zmm {
+    #[inline(always)]
+    unsafe fn split_panel(panel: *const f32, depths: usize) -> (__m512, __m512) {
+        // SAFETY: the CPU has AVX-512F and the floats are readable (the
+        // trait's and the method's contracts), as below.
+        unsafe { split_panel(panel, depths) }
+    }
+    #[inline(always)]
+    unsafe fn load_depths(p: *const f32, depths: usize) -> __m512 {
+        // Masked-off lanes are not accessed.
+        unsafe { _mm512_maskz_loadu_ps(tail_mask(depths), p) }
+    }
+    #[inline(always)]
+    unsafe fn bias_pairs(bits: i64) -> __m512 {
+        unsafe { _mm512_castsi512_ps(_mm512_set1_epi64(bits)) }
+    }
+    #[inline(always)]
+    unsafe fn store_sums<const MR: usize>(
+        acc: &[[__m512; 2]; MR],
+        bias: __m512,
+        lo: __m512,
+        hi: __m512,
+        rows: [*mut f32; MR],
+    ) {
+        // Lane i of the folded vector is row i / 2, column i % 2. The fold
+        // transposes its 16 inputs, so they go in transposed order.
+        let flat: [__m512; 16] = core::array::from_fn(|v| {
+            let lane = (v % 4) * 4 + v / 4;
+            let (row, col) = (lane / 2, lane % 2);
+            if row < MR {
+                acc[row][col]
+            } else {
+                unsafe { _mm512_setzero_ps() }
+            }
+        });
+        unsafe {
+            // max/min return their second operand when either is NaN: NaN survives.
+            let x = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(fold16(flat), bias)));
+            let quarters = [
+                _mm512_castps512_ps128(x),
+                _mm512_extractf32x4_ps::<1>(x),
+                _mm512_extractf32x4_ps::<2>(x),
+                _mm512_extractf32x4_ps::<3>(x),
+            ];
+            for (i, &row) in rows.iter().enumerate() {
+                // Lanes 2i, 2i + 1 are row i's pair.
+                super::store_pair(row, quarters[i / 2], i % 2 == 1);
+            }
+        }
+    }
+}
+
 /// One panel of [`f32_pw_12x32__avx512f`].
 ///
 /// # Safety
@@ -678,106 +732,10 @@ pub unsafe fn f32_pw_8x2__avx512f(t: &TileArgs) {
     // features are enabled on this function.
     unsafe {
         for_each_panel(t, 2, |panel| {
-            let walked = match panel.k.div_ceil(LANES) {
-                _ if !dot_walks(panel) => 0,
-                1 => dot_walk::<1>(panel),
-                2 => dot_walk::<2>(panel),
-                3 => dot_walk::<3>(panel),
-                4 => dot_walk::<4>(panel),
-                _ => 0,
-            };
+            let walked = super::dot::dot_walk_rows::<Zmm, 8>(panel);
             if walked < panel.m {
                 per_row_count!(&row_range(panel, walked, panel.m - walked), dot_tile::<_>, [1, 2, 3, 4, 5, 6, 7], 8)
             }
         })
     }
-}
-
-/// True when [`dot_walk`] takes `t`'s full row tiles: at least one, two
-/// columns written as pairs without accumulate or residual
-/// ([`plain_pairs`]), and contiguous activation rows.
-#[inline(always)]
-fn dot_walks(t: &TileArgs) -> bool {
-    t.m >= 8 && t.n == 2 && t.a_k.block == 0 && plain_pairs(t)
-}
-
-/// The 8x2 kernel's walk over a call's full 8-row tiles, at depths
-/// `16·(STEPS - 1) < k <= 16·STEPS` (up to 64): returns how many rows it
-/// computed (a multiple of 8); [`dot_tile`] takes the rest.
-///
-/// The panel is split into its two columns once, into `2·STEPS` registers
-/// that every tile of the call reuses, and each tile's k steps are unrolled.
-/// [`dot_tile`] split the panel on every k step of every tile, in a loop
-/// whose trip count it learned at run time. unet.head (K = 64) at 32×32
-/// pixels (input in L2), the two builds alternated five times (Zen 4, a
-/// noisy shared machine): 34 to 45 GFLOP/s (medians), and 32-36 to 41-60 in
-/// four alternated CLI runs. Each result is the one [`dot_tile`] computes:
-/// the same FMAs in the same lanes, the same fold.
-///
-/// # Safety
-/// The ABI contract for `NR = 2`; [`dot_walks`] holds; `16·(STEPS - 1) < k
-/// <= 16·STEPS`; the CPU has AVX-512F.
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn dot_walk<const STEPS: usize>(t: &TileArgs) -> usize {
-    const MR: usize = 8;
-    let last_depths = t.k - LANES * (STEPS - 1);
-    let last_mask = tail_mask(last_depths);
-    // SAFETY: the panel holds 2·k floats, and step s reads 2·depths of them
-    // from float 32·s.
-    let columns: [(__m512, __m512); STEPS] = core::array::from_fn(|s| unsafe {
-        split_panel(t.b_panel.add(2 * LANES * s), if s + 1 == STEPS { last_depths } else { LANES })
-    });
-    // -0.0 is the identity of addition: a -0.0 sum stays -0.0, as in `dot_tile`.
-    let bias = if t.bias.is_null() {
-        _mm512_set1_ps(-0.0)
-    } else {
-        // SAFETY: bias is not null.
-        _mm512_castsi512_ps(_mm512_set1_epi64(unsafe { bias_pair_bits(t) }))
-    };
-    let (lo, hi) = (_mm512_set1_ps(t.clamp_min), _mm512_set1_ps(t.clamp_max));
-    let c_offset = t.c_cols.offset(0);
-    let mut first = 0;
-    while first + MR <= t.m {
-        // SAFETY: rows first..first + 8 < m exist.
-        let rows: [*const f32; MR] = core::array::from_fn(|i| unsafe { *t.a_rows.add(first + i) });
-        let mut acc = [[_mm512_setzero_ps(); 2]; MR];
-        for (s, &(w0, w1)) in columns.iter().enumerate() {
-            for (sum, row) in acc.iter_mut().zip(rows) {
-                // SAFETY: row elements 16·s.. (all 16 but in the last step,
-                // which masks to the k - 16·s that exist) are in bounds;
-                // masked-off lanes are not accessed.
-                unsafe {
-                    let at = row.add(LANES * s);
-                    _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(super::PREFETCH_AHEAD) as *const i8);
-                    let a = if s + 1 == STEPS { _mm512_maskz_loadu_ps(last_mask, at) } else { _mm512_loadu_ps(at) };
-                    sum[0] = _mm512_fmadd_ps(a, w0, sum[0]);
-                    sum[1] = _mm512_fmadd_ps(a, w1, sum[1]);
-                }
-            }
-        }
-        // In the fold's transposed order, as in `dot_tile`.
-        let flat: [__m512; 16] = core::array::from_fn(|v| {
-            let lane = (v % 4) * 4 + v / 4;
-            acc[lane / 2][lane % 2]
-        });
-        // max/min return their second operand when either is NaN: NaN survives.
-        let x = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(fold16(flat), bias)));
-        let quarters = [
-            _mm512_castps512_ps128(x),
-            _mm512_extractf32x4_ps::<1>(x),
-            _mm512_extractf32x4_ps::<2>(x),
-            _mm512_extractf32x4_ps::<3>(x),
-        ];
-        for i in 0..MR {
-            // SAFETY: row first + i < m; its columns 0 and 1 are adjacent
-            // (plain_pairs) and in bounds (n = 2), and `store_pair` needs no
-            // more than f32 alignment; lanes 2i, 2i + 1 are its results.
-            unsafe {
-                super::store_pair((*t.c_rows.add(first + i)).add(c_offset), quarters[i / 2], i % 2 == 1);
-            }
-        }
-        first += MR;
-    }
-    first
 }

@@ -6,6 +6,8 @@ pub mod avx2;
 #[cfg(feature = "avx512")]
 pub mod avx512;
 #[cfg(any(feature = "avx2", feature = "avx512"))]
+mod dot;
+#[cfg(any(feature = "avx2", feature = "avx512"))]
 mod walk;
 
 /// How far ahead of the element being read (in floats: 8 KiB) a kernel that
