@@ -516,7 +516,8 @@ pub unsafe fn f32_pw_8x8__avx2_fma(t: &TileArgs) {
 /// 16 ymm registers: 12 accumulators, the two columns, the split's index and
 /// one temporary. The accumulators fold into vectors of 8 results
 /// (`hadd` twice, then the two halves), whose bias and clamp are vector
-/// operations.
+/// operations. Up to K = 64, a plain call's whole row tiles take the dot walk
+/// instead (`x86_64/dot.rs`), and this tile the rows left over.
 ///
 /// # Safety
 /// The ABI contract for `NR = 2`, with `t.m == MR <= 8`; the CPU has AVX2 and FMA.

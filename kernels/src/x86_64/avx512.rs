@@ -560,7 +560,9 @@ unsafe fn panel_12x16(t: &TileArgs) {
 /// split once into column 0 and column 1 (two `vpermt2ps`, shared by all the
 /// rows), then each row's 16 depths are one load and two FMAs. The 16
 /// accumulators (8 rows x 2 columns) fold into one vector of the 16 results,
-/// whose bias, clamp and stores are vector operations too.
+/// whose bias, clamp and stores are vector operations too. Up to K = 64, a
+/// plain call's whole row tiles take the dot walk instead (`x86_64/dot.rs`),
+/// and this tile the rows left over.
 ///
 /// The fold is what made the depth-in-vector kernel this replaces slow: it
 /// summed each row's lanes one float at a time, about 400 cycles per 12-row
