@@ -10,6 +10,8 @@
 
 use core::arch::x86_64::*;
 
+use super::walk::Lanes;
+
 use crate::abi::{
     bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range, store_pairs,
     store_pairs_elementwise, store_tile_elementwise, NextRows, TileArgs,
@@ -324,7 +326,7 @@ struct Ymm;
 
 // SAFETY: only used by `walk_6x16`, which enables AVX2 and FMA; every method
 // below is an AVX or FMA intrinsic.
-unsafe impl super::walk::Lanes for Ymm {
+unsafe impl Lanes for Ymm {
     type Vector = __m256;
     const LANES: usize = LANES;
     #[inline(always)]
@@ -393,20 +395,9 @@ unsafe impl super::dot::DotLanes for Ymm {
         hi: __m256,
         rows: [*mut f32; MR],
     ) {
-        // Rows in groups of 4, as in `dot_tile`: lane 2i + j of a group's
-        // folded vector is its row i, column j.
         for group in 0..MR.div_ceil(4) {
-            let v: [__m256; 8] = core::array::from_fn(|l| {
-                let row = group * 4 + l / 2;
-                if row < MR {
-                    acc[row][l % 2]
-                } else {
-                    unsafe { _mm256_setzero_ps() }
-                }
-            });
             unsafe {
-                // max/min return their second operand when either is NaN: NaN survives.
-                let x = _mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_add_ps(fold8(v), bias)));
+                let x = <Self as Lanes>::clamp(lo, hi, <Self as Lanes>::add(fold_rows(acc, group), bias));
                 let halves = [_mm256_castps256_ps128(x), _mm256_extractf128_ps::<1>(x)];
                 for (i, &row) in rows.iter().enumerate().take(MR.min(group * 4 + 4)).skip(group * 4) {
                     super::store_pair(row, halves[(i % 4) / 2], i % 2 == 1);
@@ -554,18 +545,10 @@ unsafe fn dot_tile<const MR: usize>(t: &TileArgs) {
         },
     );
 
-    // Rows in groups of 4: lane 2i + j of a group's vector is its row i, column j.
     let mut results = [0.0f32; 2 * 8];
     for (group, out) in results.chunks_exact_mut(2 * 4).enumerate().take(MR.div_ceil(4)) {
-        let v: [__m256; 8] = core::array::from_fn(|l| {
-            let row = group * 4 + l / NR;
-            if row < MR {
-                acc[row][l % NR]
-            } else {
-                _mm256_setzero_ps()
-            }
-        });
-        let mut x = fold8(v);
+        // SAFETY: the CPU has AVX2 (this function's target features).
+        let mut x = unsafe { fold_rows(&acc, group) };
         if plain_pairs(t) {
             if !t.bias.is_null() {
                 // SAFETY: bias is not null.
@@ -638,6 +621,29 @@ unsafe fn split_panel(panel: *const f32, depths: usize) -> (__m256, __m256) {
         let hi = _mm256_permutevar8x32_ps(load(panel.wrapping_add(LANES), hi_live, tail_mask(hi_live)), split);
         (_mm256_permute2f128_ps::<0x20>(lo, hi), _mm256_permute2f128_ps::<0x31>(lo, hi))
     }
+}
+
+/// The two sums of each row of group `group` (rows `4·group..4·group + 4`,
+/// those below `MR`), each the lane sum of its accumulator: lane `2i + j` is
+/// the group's row `i`, column `j` (zero past `MR` rows).
+///
+/// No `#[target_feature]`, so that it is always inlined, as the epilogue
+/// needs (see the AVX-512 `fold_rows`).
+///
+/// # Safety
+/// The CPU has AVX2.
+#[inline(always)]
+unsafe fn fold_rows<const MR: usize>(acc: &[[__m256; 2]; MR], group: usize) -> __m256 {
+    let v: [__m256; 8] = core::array::from_fn(|l| {
+        let row = group * 4 + l / 2;
+        if row < MR {
+            acc[row][l % 2]
+        } else {
+            // SAFETY: the caller's contract, as below.
+            unsafe { _mm256_setzero_ps() }
+        }
+    });
+    unsafe { fold8(v) }
 }
 
 /// Sums the lanes of 8 vectors: lane `l` of the result is the sum of vector `l`.

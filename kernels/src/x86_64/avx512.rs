@@ -22,6 +22,8 @@
 
 use core::arch::x86_64::*;
 
+use super::walk::Lanes;
+
 use crate::abi::{
     bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range, store_pairs,
     store_pairs_elementwise, store_tile_elementwise, NextRows, TileArgs,
@@ -317,7 +319,7 @@ struct Zmm;
 
 // SAFETY: only used by `walk_12x32`, which enables AVX-512F; every method
 // below is an AVX-512F intrinsic.
-unsafe impl super::walk::Lanes for Zmm {
+unsafe impl Lanes for Zmm {
     type Vector = __m512;
     const LANES: usize = LANES;
     #[inline(always)]
@@ -386,20 +388,9 @@ unsafe impl super::dot::DotLanes for Zmm {
         hi: __m512,
         rows: [*mut f32; MR],
     ) {
-        // Lane i of the folded vector is row i / 2, column i % 2. The fold
-        // transposes its 16 inputs, so they go in transposed order.
-        let flat: [__m512; 16] = core::array::from_fn(|v| {
-            let lane = (v % 4) * 4 + v / 4;
-            let (row, col) = (lane / 2, lane % 2);
-            if row < MR {
-                acc[row][col]
-            } else {
-                unsafe { _mm512_setzero_ps() }
-            }
-        });
         unsafe {
-            // max/min return their second operand when either is NaN: NaN survives.
-            let x = _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(fold16(flat), bias)));
+            // Lanes 2i, 2i + 1 are row i's pair.
+            let x = <Self as Lanes>::clamp(lo, hi, <Self as Lanes>::add(fold_rows(acc), bias));
             let quarters = [
                 _mm512_castps512_ps128(x),
                 _mm512_extractf32x4_ps::<1>(x),
@@ -407,7 +398,6 @@ unsafe impl super::dot::DotLanes for Zmm {
                 _mm512_extractf32x4_ps::<3>(x),
             ];
             for (i, &row) in rows.iter().enumerate() {
-                // Lanes 2i, 2i + 1 are row i's pair.
                 super::store_pair(row, quarters[i / 2], i % 2 == 1);
             }
         }
@@ -603,20 +593,35 @@ unsafe fn dot_tile<const MR: usize>(t: &TileArgs) {
         },
     );
 
-    // Lane i of the folded vector is row i / 2, column i % 2. The fold
-    // transposes its 16 inputs, so they go in transposed order.
+    // SAFETY: the CPU has AVX-512F (this function's target feature).
+    let sums = unsafe { fold_rows(&acc) };
+    // SAFETY: the contract; lanes 2i + j for i < m, j < n are the tile's results.
+    unsafe { store_two_columns::<MR>(t, sums) };
+}
+
+/// The two sums of each of `MR <= 8` rows, each the lane sum of its
+/// accumulator: lane `2i + j` is row `i`, column `j` (zero past `MR` rows).
+///
+/// No `#[target_feature]`, so that it is always inlined, as the epilogue
+/// needs: out of line, the accumulators went through the stack and the dot
+/// walk ran at a third of its speed.
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[inline(always)]
+unsafe fn fold_rows<const MR: usize>(acc: &[[__m512; 2]; MR]) -> __m512 {
+    // The fold transposes its 16 inputs, so they go in transposed order.
     let flat: [__m512; 16] = core::array::from_fn(|v| {
         let lane = (v % 4) * 4 + v / 4;
-        let (row, col) = (lane / NR, lane % NR);
+        let (row, col) = (lane / 2, lane % 2);
         if row < MR {
             acc[row][col]
         } else {
-            _mm512_setzero_ps()
+            // SAFETY: the caller's contract, as below.
+            unsafe { _mm512_setzero_ps() }
         }
     });
-    let sums = fold16(flat);
-    // SAFETY: the contract; lanes 2i + j for i < m, j < n are the tile's results.
-    unsafe { store_two_columns::<MR>(t, sums) };
+    unsafe { fold16(flat) }
 }
 
 /// Adds `depths <= 16` depths of every row, starting at element `at` of each
