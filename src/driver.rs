@@ -11,6 +11,7 @@
 //! see row pointers and channel strides, so stride, groups, channel slices and
 //! every layout go through the same code.
 
+use pointwise_kernels::abi::{A_COLD, A_STREAMED, A_WARM};
 use pointwise_kernels::{Kernel, Strides, TileArgs};
 
 use crate::conv::Conv1x1;
@@ -64,8 +65,13 @@ const MAX_BLOCK_ROWS: usize = 240;
 /// per block: measured on Zen 4 (1 MiB L2), s5.downsample went from 84 to 94
 /// GFLOP/s on one thread, and s5.reduce from 1.7x to 1.9x on two.
 fn block_bytes() -> usize {
+    l2_cache_bytes() / 2
+}
+
+/// This core's L2 size, read once (512 KiB where the system does not say).
+fn l2_cache_bytes() -> usize {
     static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *BYTES.get_or_init(|| l2_bytes().unwrap_or(512 * 1024) / 2)
+    *BYTES.get_or_init(|| l2_bytes().unwrap_or(512 * 1024))
 }
 
 /// The L2 size that Linux reports for CPU 0 (`index2` is the unified L2 on
@@ -127,6 +133,17 @@ impl Call<'_> {
             Some(Gather::Contiguous)
         } else {
             None
+        }
+    }
+    /// The `a_cold` hint of a block's first read of its rows: whether the
+    /// activations the call reads are larger than L2, so that they stream
+    /// from L3 or memory rather than stay in L2 from the layer before.
+    fn cold_rows(&self) -> u32 {
+        let bytes = self.pixels().saturating_mul(self.desc.in_channels).saturating_mul(4);
+        if bytes > l2_cache_bytes() {
+            A_STREAMED
+        } else {
+            A_COLD
         }
     }
     /// Rows per block: the activations of a block fill about `block_bytes()`.
@@ -516,7 +533,7 @@ unsafe fn run_block(
             accumulate: 0,
             // The block's first panel reads its rows from wherever they are;
             // the later ones find them in L2. A copy is already in cache.
-            a_cold: u32::from(panel == panels.start && scratch.is_none()),
+            a_cold: if panel == panels.start && scratch.is_none() { call.cold_rows() } else { A_WARM },
         };
         at = v;
         // One call per panel: the kernel walks the block's row tiles with the

@@ -16,6 +16,7 @@ mod common;
 
 use common::convs::{ACTIVATIONS, LAYOUTS};
 use common::sweep::Rng;
+use pointwise::kernels::abi::{A_COLD, A_STREAMED, A_WARM};
 use pointwise::kernels::{KernelFn, Strides, TileArgs, KERNELS};
 use pointwise::reference::element_offset;
 use pointwise::{dispatch, Conv1x1, Layout, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder};
@@ -419,7 +420,7 @@ fn check_kernel_rows(
             clamp_min: if seq % 5 == 2 { -0.5 } else { f32::NEG_INFINITY },
             clamp_max: if seq % 5 == 2 { 0.25 } else { f32::INFINITY },
             accumulate: accumulate as u32,
-            a_cold: u32::from(seq.is_multiple_of(2)),
+            a_cold: [A_WARM, A_COLD, A_STREAMED][seq % 3],
         };
         // SAFETY: each row holds exactly the elements the contract names; the
         // panels hold k·NR floats each, 64-byte aligned, `stride` apart; bias

@@ -17,6 +17,7 @@ mod common;
 
 use common::convs::{check_case, Case, ACTIVATIONS, LAYOUTS};
 use common::sweep::Rng;
+use pointwise::kernels::abi::{A_COLD, A_STREAMED, A_WARM};
 use pointwise::kernels::{Strides, TileArgs, KERNELS};
 use pointwise::{
     dispatch, Activation, Conv1x1, Error, Isa, Layout, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder,
@@ -300,7 +301,7 @@ fn kernels_on_exact_rows() {
                             clamp_min: if case % 4 == 1 { -0.25 } else { f32::NEG_INFINITY },
                             clamp_max: if case % 4 == 1 { 0.5 } else { f32::INFINITY },
                             accumulate: accumulate as u32,
-                            a_cold: u32::from(case.is_multiple_of(2)),
+                            a_cold: [A_WARM, A_COLD, A_STREAMED][case / 2 % 3],
                         };
                         // SAFETY: every row holds exactly the elements the
                         // contract names for (m, n, k) and these strides; each

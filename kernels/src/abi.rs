@@ -214,12 +214,23 @@ pub struct TileArgs {
     pub clamp_max: f32,
     /// Non-zero: add the tile's current C values to the sum (K blocking).
     pub accumulate: u32,
-    /// Non-zero when this call is the first to read the activation rows
-    /// since they were last written (a block's first panel): they may be in
-    /// L3 or memory, and a kernel may prefetch them ahead of use. A hint,
-    /// which never changes what is computed.
+    /// Where the activation rows are likely to be, for prefetching: [`A_WARM`],
+    /// [`A_COLD`] or [`A_STREAMED`]. Non-zero when this call is the first to
+    /// read the rows since they were last written (a block's first panel):
+    /// they may be in L3 or memory, and a kernel may prefetch them ahead of
+    /// use. A hint, which never changes what is computed: any value is sound.
     pub a_cold: u32,
 }
+
+/// [`TileArgs::a_cold`]: an earlier call read the rows (an earlier panel of
+/// the block), or they were copied; they are in L1 or L2.
+pub const A_WARM: u32 = 0;
+/// [`TileArgs::a_cold`]: the first read of the rows, in a layer whose
+/// activations fit in L2, where they may still be.
+pub const A_COLD: u32 = 1;
+/// [`TileArgs::a_cold`]: the first read of the rows, in a layer whose
+/// activations are larger than L2: they stream from L3 or memory.
+pub const A_STREAMED: u32 = 2;
 
 impl TileArgs {
     /// True when both the output and (if any) the residual columns come in

@@ -18,6 +18,7 @@
 //! columns, blocked or strided depth) rotate through the cases so that each is
 //! hit many times without multiplying the run time.
 
+use pointwise::kernels::abi::{A_COLD, A_STREAMED, A_WARM};
 use pointwise::kernels::{self, Kernel, KernelFn, Strides, TileArgs};
 
 /// Depths of the sweep: every remainder of small unrolls, and around powers of two.
@@ -71,8 +72,9 @@ struct Variant {
     residual: bool,
     clamp: bool,
     accumulate: bool,
-    /// The `a_cold` hint (never changes results).
-    cold: bool,
+    /// The `a_cold` hint: `A_WARM`, `A_COLD` or `A_STREAMED` (never changes
+    /// results; the dot walks prefetch by it).
+    cold: u32,
     /// Column block of C and R: 0 (contiguous), 1 (NCHW-like), 8 or 16.
     c_block: usize,
     /// Depth block of A: 0 (contiguous), 1 (NCHW-like), 8 or 16.
@@ -92,7 +94,7 @@ fn variant(case: usize) -> Variant {
         residual: case % 3 == 1,
         clamp: case % 4 == 2,
         accumulate: case % 5 == 3,
-        cold: case % 7 < 4,
+        cold: [A_WARM, A_COLD, A_STREAMED][case % 7 % 3],
         c_block,
         a_block,
         phase,
@@ -214,7 +216,7 @@ fn run_variant(
                 clamp_min: lo,
                 clamp_max: hi,
                 accumulate: v.accumulate as u32,
-                a_cold: v.cold as u32,
+                a_cold: v.cold,
             };
             // SAFETY: the buffers above satisfy the ABI contract; the caller
             // checked that the CPU supports the kernel's ISA.

@@ -627,6 +627,8 @@ unsafe fn fold_rows<const MR: usize>(acc: &[[__m512; 2]; MR]) -> __m512 {
 /// Adds `depths <= 16` depths of every row, starting at element `at` of each
 /// row, against the panel rows at `panel`. Masked-off lanes load zeros in both
 /// operands, so an infinite input never meets a padding lane.
+/// Prefetches the rows' later elements into L1, whatever the `a_cold` hint
+/// ([`super::prefetch_activations`]): only the dot walk follows the hint.
 ///
 /// # Safety
 /// Elements `at..at + depths` of each row and `2·depths` panel floats are
@@ -647,7 +649,7 @@ unsafe fn dot_step<const MR: usize>(
         let (w0, w1) = split_panel(panel, depths);
         let a_mask = tail_mask(depths);
         for (sum, row) in sums.iter_mut().zip(a_rows) {
-            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(at + super::PREFETCH_AHEAD) as *const i8);
+            super::prefetch_activations::<false>(*row, at);
             let a = _mm512_maskz_loadu_ps(a_mask, row.wrapping_add(at));
             sum[0] = _mm512_fmadd_ps(a, w0, sum[0]);
             sum[1] = _mm512_fmadd_ps(a, w1, sum[1]);

@@ -14,7 +14,7 @@
 //! computes: the same FMAs in the same lanes, the same fold.
 
 use super::walk::Lanes;
-use crate::abi::{bias_pair_bits, plain_pairs, TileArgs};
+use crate::abi::{bias_pair_bits, plain_pairs, TileArgs, A_STREAMED};
 
 /// The deepest call the dot kernels walk: 64 depths are 4 zmm registers per
 /// column, which the 8x2 AVX-512 kernel keeps beside its 16 accumulators
@@ -75,14 +75,14 @@ pub(crate) unsafe fn dot_walk_rows<L: DotLanes, const MR: usize>(t: &TileArgs) -
     // SAFETY: forwarded; `dot_walks` holds and each arm's STEPS covers k.
     unsafe {
         match t.k.div_ceil(L::LANES) {
-            1 => dot_walk::<L, MR, 1>(t),
-            2 if 2 * L::LANES <= DOT_WALK_DEPTH => dot_walk::<L, MR, 2>(t),
-            3 if 3 * L::LANES <= DOT_WALK_DEPTH => dot_walk::<L, MR, 3>(t),
-            4 if 4 * L::LANES <= DOT_WALK_DEPTH => dot_walk::<L, MR, 4>(t),
-            5 if 5 * L::LANES <= DOT_WALK_DEPTH => dot_walk::<L, MR, 5>(t),
-            6 if 6 * L::LANES <= DOT_WALK_DEPTH => dot_walk::<L, MR, 6>(t),
-            7 if 7 * L::LANES <= DOT_WALK_DEPTH => dot_walk::<L, MR, 7>(t),
-            8 if 8 * L::LANES <= DOT_WALK_DEPTH => dot_walk::<L, MR, 8>(t),
+            1 => dot_walk_hinted::<L, MR, 1>(t),
+            2 if 2 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 2>(t),
+            3 if 3 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 3>(t),
+            4 if 4 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 4>(t),
+            5 if 5 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 5>(t),
+            6 if 6 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 6>(t),
+            7 if 7 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 7>(t),
+            8 if 8 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 8>(t),
             _ => 0,
         }
     }
@@ -97,13 +97,30 @@ fn dot_walks(t: &TileArgs, mr: usize) -> bool {
     t.m >= mr && (1..=DOT_WALK_DEPTH).contains(&t.k) && t.n == 2 && t.a_k.block == 0 && plain_pairs(t)
 }
 
-/// [`dot_walk_rows`] at depths `LANES·(STEPS - 1) < k <= LANES·STEPS`.
+/// [`dot_walk`], its prefetches chosen by the `a_cold` hint once per call.
+///
+/// # Safety
+/// As for [`dot_walk`].
+#[inline(always)]
+unsafe fn dot_walk_hinted<L: DotLanes, const MR: usize, const STEPS: usize>(t: &TileArgs) -> usize {
+    // SAFETY: forwarded.
+    unsafe {
+        if t.a_cold == A_STREAMED {
+            dot_walk::<L, MR, STEPS, true>(t)
+        } else {
+            dot_walk::<L, MR, STEPS, false>(t)
+        }
+    }
+}
+
+/// [`dot_walk_rows`] at depths `LANES·(STEPS - 1) < k <= LANES·STEPS`,
+/// prefetching as [`super::prefetch_activations`] does for `STREAMED`.
 ///
 /// # Safety
 /// The ABI contract for `NR = 2`; [`dot_walks`] holds; `k` is in that range;
 /// the CPU has the ISA of `L`.
 #[inline(always)]
-unsafe fn dot_walk<L: DotLanes, const MR: usize, const STEPS: usize>(t: &TileArgs) -> usize {
+unsafe fn dot_walk<L: DotLanes, const MR: usize, const STEPS: usize, const STREAMED: bool>(t: &TileArgs) -> usize {
     let lanes = L::LANES;
     let last_depths = t.k - lanes * (STEPS - 1);
     // SAFETY (every block below): the CPU has L's ISA (the caller's
@@ -128,14 +145,12 @@ unsafe fn dot_walk<L: DotLanes, const MR: usize, const STEPS: usize>(t: &TileArg
         let mut acc = [[unsafe { L::zero() }; 2]; MR];
         for (s, &(w0, w1)) in columns.iter().enumerate() {
             for (sum, row) in acc.iter_mut().zip(rows) {
+                super::prefetch_activations::<STREAMED>(row, lanes * s);
                 // SAFETY: row elements LANES·s.. (all LANES but in the last
                 // step, which reads only the k - LANES·s that exist) are in
-                // bounds; a prefetch never faults.
+                // bounds.
                 unsafe {
                     let at = row.add(lanes * s);
-                    core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                        at.wrapping_add(super::PREFETCH_AHEAD) as *const i8,
-                    );
                     let a = if s + 1 == STEPS { L::load_depths(at, last_depths) } else { L::load(at) };
                     sum[0] = L::fmadd(a, w0, sum[0]);
                     sum[1] = L::fmadd(a, w1, sum[1]);

@@ -10,15 +10,53 @@ mod dot;
 #[cfg(any(feature = "avx2", feature = "avx512"))]
 mod walk;
 
-/// How far ahead of the element being read (in floats: 8 KiB) a kernel that
-/// streams its activations prefetches them. Every layout is walked in
-/// increasing address order within a channel run (pixels follow each other in
-/// NHWC and inside an NCHWc or NCHW plane), so the same channels 8 KiB further
-/// on are what a later tile of the block reads. A prefetch never faults, so a
-/// guess past the end of the tensor is harmless. Measured on unet.head
-/// (16 MiB of input streamed from L3 or memory, AVX-512, Zen 4): 1.3x, noisy
-/// between 1 KiB and 32 KiB.
-pub(crate) const PREFETCH_AHEAD: usize = 2048;
+/// How far ahead of the element being read (in floats) a kernel that streams
+/// its activations prefetches them with [`prefetch_activations`]: 8 KiB into
+/// L1, or 32 KiB into L2 for activations that come from L3 or memory. Every
+/// layout is walked in increasing address order within a channel run (pixels
+/// follow each other in NHWC and inside an NCHWc or NCHW plane), so the same
+/// channels further on are what a later tile of the block reads. A prefetch
+/// never faults, so a guess past the end of the tensor is harmless.
+const PREFETCH_AHEAD_L1: usize = 2048;
+/// See [`PREFETCH_AHEAD_L1`].
+const PREFETCH_AHEAD_L2: usize = 8192;
+
+/// The floats of a 64-byte cache line.
+const LINE_FLOATS: usize = 16;
+
+/// Prefetches what a later tile of the block reads at element `at` of `row`
+/// (which the caller reads from element 0 on): into L1 8 KiB on, or, for
+/// `STREAMED` activations (the `a_cold` hint [`A_STREAMED`]), into L2 32 KiB
+/// on and once per cache line. For the dot kernels, which do little
+/// arithmetic per activation and read their input at the rate they compute.
+///
+/// Measured on unet.head (K = 64, Cout = 2; Zen 4, a noisy shared machine;
+/// builds alternated, medians), prefetching into L2 rather than L1:
+/// * 64 MiB of input (512x512 pixels, from memory): AVX-512 7-10 to 14-15
+///   GFLOP/s, AVX2 8-11 to 15-18 (from 45% to 66-81% of a plain read of the
+///   input, timed in turn in the same process).
+/// * 16 MiB (the suite's): the same in quiet rounds, but whenever the other
+///   tenants pushed the input out of L3, prefetching into L1 fell to 7-16
+///   GFLOP/s, and into L2 held 18-41. L1's few miss buffers, each held for
+///   the whole trip to memory, left the loads waiting.
+/// * 256 KiB to 1 MiB (in L2): AVX-512 62-65 to 56-62 in the quiet rounds,
+///   AVX2 53-57 to 51-53; hence the choice by the hint. Into L1, a prefetch
+///   at every load, in the k loop, beat one per line hoisted ahead of a
+///   tile's FMAs: AVX-512 66 against 62, AVX2 57-60 against 51.
+///
+/// [`A_STREAMED`]: crate::abi::A_STREAMED
+#[inline(always)]
+pub(crate) fn prefetch_activations<const STREAMED: bool>(row: *const f32, at: usize) {
+    use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
+    if !STREAMED {
+        // SAFETY: a prefetch never faults, whatever the address, and x86-64
+        // always has SSE.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(at + PREFETCH_AHEAD_L1) as *const i8) };
+    } else if at.is_multiple_of(LINE_FLOATS) {
+        // SAFETY: as above.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(row.wrapping_add(at + PREFETCH_AHEAD_L2) as *const i8) };
+    }
+}
 
 /// How far ahead of the panel row being read (in floats: 16 KiB) a kernel
 /// prefetches its panel, when [`streams_panel`] says so.
@@ -100,7 +138,6 @@ pub(crate) unsafe fn prefetch_next_rows_share(
     part: usize,
     parts: usize,
 ) {
-    const LINE_FLOATS: usize = 16;
     let lines = len.div_ceil(LINE_FLOATS);
     let parts = parts.max(1);
     for line in part * lines / parts..(part + 1) * lines / parts {
