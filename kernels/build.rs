@@ -10,6 +10,7 @@ struct Tile {
     mr: usize,
     nr: usize,
     panels_walk_depth: usize,
+    strided: bool,
 }
 
 /// (isa column, `Isa` variant, module path, cfg that compiles the module)
@@ -29,7 +30,7 @@ fn main() {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|line| {
             let f: Vec<&str> = line.split(',').map(str::trim).collect();
-            assert_eq!(f.len(), 5, "tiles.csv: expected name,isa,mr,nr,panels_walk_depth in {line:?}");
+            assert_eq!(f.len(), 6, "tiles.csv: expected name,isa,mr,nr,panels_walk_depth,strided in {line:?}");
             let tile = Tile {
                 name: f[0].to_string(),
                 isa: f[1].to_string(),
@@ -38,6 +39,11 @@ fn main() {
                 panels_walk_depth: match f[4] {
                     "any" => usize::MAX,
                     depth => depth.parse().expect("tiles.csv: panels_walk_depth is a number or `any`"),
+                },
+                strided: match f[5] {
+                    "yes" => true,
+                    "no" => false,
+                    other => panic!("tiles.csv: strided is `yes` or `no`, not {other:?}"),
                 },
             };
             assert!(ISAS.iter().any(|i| i.0 == tile.isa), "tiles.csv: unknown isa {}", tile.isa);
@@ -62,8 +68,9 @@ fn main() {
         writeln!(
             out,
             "    #[cfg({cfg})]\n    Kernel {{ name: \"{name}\", isa: Isa::{variant}, mr: {mr}, nr: {nr}, \
-             panels_walk_depth: {depth}, run: {module}::{name} }},",
+             panels_walk_depth: {depth}, run: {module}::{name}, run_strided: {strided} }},",
             name = t.name,
+            strided = if t.strided { format!("Some({module}::{}_strided)", t.name) } else { "None".to_string() },
             mr = t.mr,
             nr = t.nr,
             depth = if t.panels_walk_depth == usize::MAX {

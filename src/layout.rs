@@ -144,6 +144,16 @@ impl Geometry {
         b * self.image + y * self.row + x * self.pixel
     }
 
+    /// The distance between consecutive pixels of the flat (image, row,
+    /// column) order of a tensor of `batch` images of `height` rows and
+    /// `width` columns, when every pixel `i` of it lies at `i` times that
+    /// distance: rows and images follow each other without a gap.
+    pub fn flat_pixel_step(&self, batch: usize, height: usize, width: usize) -> Option<usize> {
+        let rows_packed = height == 1 || self.row == width * self.pixel;
+        let images_packed = batch == 1 || self.image == height * self.row;
+        (rows_packed && images_packed).then_some(self.pixel)
+    }
+
     /// The channel axis from channel `first` on: the offset of the block that
     /// holds `first` (to add to a pixel offset), and the strides with `first`
     /// as index 0.

@@ -161,3 +161,25 @@ fn walked_panels() {
         }
     }
 }
+
+/// Calls that the dot kernels take through their strided entry point (NHWC
+/// at stride 1, no residual, at most two output channels per group), over
+/// several of the driver's blocks of 240 pixels and across images: depths
+/// the strided walk takes and deeper ones it hands to the indirect entry
+/// point, one output channel, groups, channel slices (rows further apart
+/// than their channels), and an activation applied after the kernel.
+#[test]
+fn strided_calls() {
+    for isa in dispatch::available_isas() {
+        for (seed, conv, in_slice, out_slice) in [
+            (31, Conv1x1::new(64, 2).with_activation(Activation::Relu), (0, 0), (0, 0)),
+            (32, Conv1x1::new(64, 1), (0, 0), (0, 0)),
+            (33, Conv1x1::new(48, 4).with_groups(2).with_activation(Activation::Sigmoid), (3, 2), (1, 1)),
+            (34, Conv1x1::new(130, 2), (0, 0), (2, 0)),
+            (35, Conv1x1::new(7, 2).with_activation(Activation::Clamp { min: -0.5, max: 0.75 }), (1, 0), (0, 0)),
+        ] {
+            let case = Case { in_slice, out_slice, ..plain_case(conv, 2, 13, 19) };
+            check_case(&case, isa, seed).unwrap();
+        }
+    }
+}

@@ -152,8 +152,10 @@ fn guard_pages_fault() {
     }
 }
 
-/// Odd channel counts: below, at and around every tile width (8, 16, 32).
-const CHANNELS: &[usize] = &[1, 3, 7, 13, 37, 53];
+/// Odd channel counts: below, at and around every tile width (8, 16, 32),
+/// and 2, the width of the dot kernels, whose walks (indirect and strided)
+/// take only calls of two output channels.
+const CHANNELS: &[usize] = &[1, 2, 3, 7, 13, 37, 53];
 
 #[derive(Clone, Copy, Debug)]
 struct Shape {

@@ -35,6 +35,13 @@
 //! call per tile, which paid a call, a dispatch on the column count and a
 //! descriptor written to memory and read back before every tile's first FMA.
 //!
+//! A kernel may also have a **strided** entry point ([`Kernel::run_strided`],
+//! [`StridedArgs`]), as XNNPACK has a GEMM beside its indirect GEMM: for calls
+//! whose rows are evenly spaced, with contiguous channels and no residual (NHWC
+//! at stride 1), row `i` of A and of C is found by a multiplication rather than
+//! read from an array. The caller then builds no row pointer arrays, the per-row
+//! work a layer of two output channels otherwise pays beside its few FMAs.
+//!
 //! # Contract
 //! The caller guarantees, and the kernel relies on, the following:
 //! * `m >= 1`, `n >= 1`, `k >= 0`. The CPU supports the kernel's ISA.
@@ -231,6 +238,99 @@ pub const A_COLD: u32 = 1;
 /// [`TileArgs::a_cold`]: the first read of the rows, in a layer whose
 /// activations are larger than L2: they stream from L3 or memory.
 pub const A_STREAMED: u32 = 2;
+
+/// The descriptor of a strided call ([`Kernel::run_strided`]): the call of
+/// [`TileArgs`] whose row `i` of A starts at `a + i·a_row_stride` with
+/// contiguous elements (`a_k` contiguous), whose row `i` of C starts at
+/// `c + i·c_row_stride` with contiguous columns (`c_cols` contiguous), without
+/// residual or accumulate. The [contract](self) is that call's, and a strided
+/// entry point computes exactly what the kernel's indirect entry point
+/// computes for it, bit for bit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct StridedArgs {
+    /// Rows (pixels) in this call, at least 1.
+    pub m: usize,
+    /// Columns (output channels) in this call, at least 1.
+    pub n: usize,
+    /// Depth (input channels per group).
+    pub k: usize,
+    /// Element 0 of activation row 0.
+    pub a: *const f32,
+    /// Floats from one activation row to the next.
+    pub a_row_stride: usize,
+    /// Start of the first weight panel.
+    pub b_panel: *const f32,
+    /// Floats from one panel to the next.
+    pub b_panel_stride: usize,
+    /// Bias, or null for none.
+    pub bias: *const f32,
+    /// Column 0 of output row 0.
+    pub c: *mut f32,
+    /// Floats from one output row to the next.
+    pub c_row_stride: usize,
+    /// Lower bound of the fused clamp (`-inf` for none).
+    pub clamp_min: f32,
+    /// Upper bound of the fused clamp (`+inf` for none).
+    pub clamp_max: f32,
+    /// As [`TileArgs::a_cold`].
+    pub a_cold: u32,
+}
+
+/// A strided entry point ([`Kernel::run_strided`]).
+///
+/// # Safety
+/// The caller upholds the [contract](self) for the call that `StridedArgs`
+/// describes, for the kernel's `MR` and `NR`, and the CPU supports the
+/// kernel's ISA.
+pub type StridedFn = unsafe fn(&StridedArgs);
+
+/// Rows up to which [`run_strided_as_indirect`] builds row pointer arrays on
+/// the stack, per call of the indirect entry point.
+const STRIDED_CHUNK_ROWS: usize = 64;
+
+/// Runs rows `first..s.m` of a strided call through the indirect entry point
+/// `run` of the same kernel: the rows a strided entry point leaves to it, in
+/// calls of up to 64 rows whose row pointers it computes into arrays.
+///
+/// # Safety
+/// The contract of `s` for `run`'s kernel; `first <= s.m`.
+#[inline(always)]
+pub unsafe fn run_strided_as_indirect(s: &StridedArgs, first: usize, run: KernelFn) {
+    let mut a_rows = [core::ptr::null::<f32>(); STRIDED_CHUNK_ROWS];
+    let mut c_rows = [core::ptr::null_mut::<f32>(); STRIDED_CHUNK_ROWS];
+    let mut at = first;
+    while at < s.m {
+        let count = (s.m - at).min(STRIDED_CHUNK_ROWS);
+        for i in 0..count {
+            // In bounds: rows below m exist (the caller's contract).
+            a_rows[i] = s.a.wrapping_add((at + i) * s.a_row_stride);
+            c_rows[i] = s.c.wrapping_add((at + i) * s.c_row_stride);
+        }
+        let t = TileArgs {
+            m: count,
+            n: s.n,
+            k: s.k,
+            a_rows: a_rows.as_ptr(),
+            a_k: Strides::CONTIGUOUS,
+            b_panel: s.b_panel,
+            b_panel_stride: s.b_panel_stride,
+            bias: s.bias,
+            c_rows: c_rows.as_ptr(),
+            c_cols: Strides::CONTIGUOUS,
+            r_rows: core::ptr::null(),
+            r_cols: Strides::CONTIGUOUS,
+            clamp_min: s.clamp_min,
+            clamp_max: s.clamp_max,
+            accumulate: 0,
+            a_cold: s.a_cold,
+        };
+        // SAFETY: rows at..at + count of `s`, as the contract of `s` gives
+        // them, with their pointers in the arrays.
+        unsafe { run(&t) };
+        at += count;
+    }
+}
 
 impl TileArgs {
     /// True when both the output and (if any) the residual columns come in
@@ -556,11 +656,11 @@ pub unsafe fn store_pairs_elementwise(t: &TileArgs, results: &[f32]) {
 /// (column 0 in the low half), to broadcast to every pair of a vector.
 ///
 /// # Safety
-/// `t.bias` is not null (it then holds `NR = 2` floats).
+/// `bias` is a tile's bias, not null (it then holds `NR = 2` floats).
 #[inline(always)]
-pub unsafe fn bias_pair_bits(t: &TileArgs) -> i64 {
+pub unsafe fn bias_pair_bits(bias: *const f32) -> i64 {
     // SAFETY: bias holds 2 floats.
-    let pair = unsafe { core::ptr::read_unaligned(t.bias as *const [f32; 2]) };
+    let pair = unsafe { core::ptr::read_unaligned(bias as *const [f32; 2]) };
     ((u64::from(pair[1].to_bits()) << 32) | u64::from(pair[0].to_bits())) as i64
 }
 
@@ -594,6 +694,9 @@ pub struct Kernel {
     pub panels_walk_depth: usize,
     /// The entry point.
     pub run: KernelFn,
+    /// The strided entry point, for kernels that have one (see
+    /// [`StridedArgs`]).
+    pub run_strided: Option<StridedFn>,
 }
 
 impl PartialEq for Kernel {

@@ -11,14 +11,17 @@
 //!   oracle alike);
 //! * every other element of the output buffer (canaries before, between and
 //!   after the rows, padding columns of blocked layouts) is bit-identical to
-//!   its sentinel.
+//!   its sentinel;
+//! * a kernel's strided entry point, on the cases that are strided calls
+//!   (contiguous elements and columns, no residual or accumulate), gives the
+//!   very bits of its indirect one, canaries included.
 //!
 //! Activation rows and the output start at odd offsets (unaligned), and the
 //! epilogue options (bias, residual, clamp, accumulate, blocked or strided
 //! columns, blocked or strided depth) rotate through the cases so that each is
 //! hit many times without multiplying the run time.
 
-use pointwise::kernels::abi::{A_COLD, A_STREAMED, A_WARM};
+use pointwise::kernels::abi::{StridedArgs, A_COLD, A_STREAMED, A_WARM};
 use pointwise::kernels::{self, Kernel, KernelFn, Strides, TileArgs};
 
 /// Depths of the sweep: every remainder of small unrolls, and around powers of two.
@@ -257,6 +260,38 @@ fn run_variant(
             }
         }
         if is_kernel {
+            // The strided entry point, where the case is a strided call (its
+            // rows are evenly spaced already): the same bits as the indirect one.
+            let strided = v.a_block == 0 && v.c_block == 0 && !v.residual && !v.accumulate;
+            if let (Some(run_strided), true) = (kernel.run_strided, strided) {
+                let mut c = c_init.clone();
+                let args = StridedArgs {
+                    m,
+                    n,
+                    k,
+                    a: a[1..].as_ptr(),
+                    a_row_stride,
+                    b_panel: b.as_ptr(),
+                    b_panel_stride: panel_stride,
+                    bias: if v.bias { bias.as_ptr() } else { core::ptr::null() },
+                    c: c[3..].as_mut_ptr(),
+                    c_row_stride,
+                    clamp_min: lo,
+                    clamp_max: hi,
+                    a_cold: v.cold,
+                };
+                // SAFETY: the same buffers as the indirect calls, whose rows
+                // are `a_row_stride` and `c_row_stride` apart, with contiguous
+                // elements and columns; the caller checked the CPU.
+                unsafe { run_strided(&args) };
+                if let Some(at) = (0..c_len).find(|&at| one_call[at].to_bits() != c[at].to_bits()) {
+                    return Err(format!(
+                        "{}: m={m} n={n} k={k} {v:?}: element {at}: {} from the indirect entry point, {} from \
+                         the strided one",
+                        kernel.name, one_call[at], c[at]
+                    ));
+                }
+            }
             got = Some(one_call);
         }
     }

@@ -13,8 +13,9 @@ use core::arch::x86_64::*;
 use super::walk::Lanes;
 
 use crate::abi::{
-    bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range, store_pairs,
-    store_pairs_elementwise, store_tile_elementwise, NextRows, TileArgs,
+    bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range,
+    run_strided_as_indirect, store_pairs, store_pairs_elementwise, store_tile_elementwise, NextRows, StridedArgs,
+    TileArgs,
 };
 
 const LANES: usize = 8;
@@ -552,7 +553,7 @@ unsafe fn dot_tile<const MR: usize>(t: &TileArgs) {
         if plain_pairs(t) {
             if !t.bias.is_null() {
                 // SAFETY: bias is not null.
-                x = _mm256_add_ps(x, _mm256_castsi256_ps(_mm256_set1_epi64x(unsafe { bias_pair_bits(t) })));
+                x = _mm256_add_ps(x, _mm256_castsi256_ps(_mm256_set1_epi64x(unsafe { bias_pair_bits(t.bias) })));
             }
             // max/min return their second operand when either is NaN: NaN survives.
             x = _mm256_min_ps(_mm256_set1_ps(t.clamp_max), _mm256_max_ps(_mm256_set1_ps(t.clamp_min), x));
@@ -674,5 +675,22 @@ pub unsafe fn f32_pw_6x2__avx2_fma(t: &TileArgs) {
                 per_row_count!(&row_range(panel, walked, panel.m - walked), dot_tile::<_>, [1, 2, 3, 4, 5], 6)
             }
         })
+    }
+}
+
+/// The strided entry point of [`f32_pw_6x2__avx2_fma`] ([`StridedArgs`]): the dot walk
+/// with each row's addresses computed from the strides, and the rows it
+/// leaves (the last short tile, and calls it does not take) through the
+/// indirect entry point.
+///
+/// # Safety
+/// The contract of `s` for `MR = 6`, `NR = 2`; the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn f32_pw_6x2__avx2_fma_strided(s: &StridedArgs) {
+    // SAFETY: forwarded contract; the target features are enabled on this
+    // function and on the indirect entry point.
+    unsafe {
+        let walked = super::dot::dot_walk_strided::<Ymm, 6>(s);
+        run_strided_as_indirect(s, walked, f32_pw_6x2__avx2_fma);
     }
 }

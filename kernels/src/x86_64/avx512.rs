@@ -25,8 +25,9 @@ use core::arch::x86_64::*;
 use super::walk::Lanes;
 
 use crate::abi::{
-    bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range, store_pairs,
-    store_pairs_elementwise, store_tile_elementwise, NextRows, TileArgs,
+    bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range,
+    run_strided_as_indirect, store_pairs, store_pairs_elementwise, store_tile_elementwise, NextRows, StridedArgs,
+    TileArgs,
 };
 
 const LANES: usize = 16;
@@ -713,7 +714,7 @@ unsafe fn store_two_columns<const MR: usize>(t: &TileArgs, sums: __m512) {
     if plain {
         if !t.bias.is_null() {
             // SAFETY: bias is not null.
-            x = _mm512_add_ps(x, _mm512_castsi512_ps(_mm512_set1_epi64(unsafe { bias_pair_bits(t) })));
+            x = _mm512_add_ps(x, _mm512_castsi512_ps(_mm512_set1_epi64(unsafe { bias_pair_bits(t.bias) })));
         }
         // max/min return their second operand when either is NaN: NaN survives.
         x = _mm512_min_ps(_mm512_set1_ps(t.clamp_max), _mm512_max_ps(_mm512_set1_ps(t.clamp_min), x));
@@ -746,5 +747,22 @@ pub unsafe fn f32_pw_8x2__avx512f(t: &TileArgs) {
                 per_row_count!(&row_range(panel, walked, panel.m - walked), dot_tile::<_>, [1, 2, 3, 4, 5, 6, 7], 8)
             }
         })
+    }
+}
+
+/// The strided entry point of [`f32_pw_8x2__avx512f`] ([`StridedArgs`]): the dot walk
+/// with each row's addresses computed from the strides, and the rows it
+/// leaves (the last short tile, and calls it does not take) through the
+/// indirect entry point.
+///
+/// # Safety
+/// The contract of `s` for `MR = 8`, `NR = 2`; the CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn f32_pw_8x2__avx512f_strided(s: &StridedArgs) {
+    // SAFETY: forwarded contract; the target features are enabled on this
+    // function and on the indirect entry point.
+    unsafe {
+        let walked = super::dot::dot_walk_strided::<Zmm, 8>(s);
+        run_strided_as_indirect(s, walked, f32_pw_8x2__avx512f);
     }
 }

@@ -14,7 +14,7 @@
 //! computes: the same FMAs in the same lanes, the same fold.
 
 use super::walk::Lanes;
-use crate::abi::{bias_pair_bits, plain_pairs, TileArgs, A_STREAMED};
+use crate::abi::{bias_pair_bits, plain_pairs, StridedArgs, TileArgs, A_STREAMED};
 
 /// The deepest call the dot kernels walk: 64 depths are 4 zmm registers per
 /// column, which the 8x2 AVX-512 kernel keeps beside its 16 accumulators
@@ -70,22 +70,40 @@ pub(crate) unsafe fn dot_walk_rows<L: DotLanes, const MR: usize>(t: &TileArgs) -
     if !dot_walks(t, MR) {
         return 0;
     }
-    // Each instance of `dot_walk` has its k steps unrolled; the guards are
-    // constants that drop the instances deeper than `DOT_WALK_DEPTH`.
-    // SAFETY: forwarded; `dot_walks` holds and each arm's STEPS covers k.
-    unsafe {
-        match t.k.div_ceil(L::LANES) {
-            1 => dot_walk_hinted::<L, MR, 1>(t),
-            2 if 2 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 2>(t),
-            3 if 3 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 3>(t),
-            4 if 4 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 4>(t),
-            5 if 5 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 5>(t),
-            6 if 6 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 6>(t),
-            7 if 7 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 7>(t),
-            8 if 8 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 8>(t),
-            _ => 0,
-        }
+    let call = DotCall {
+        m: t.m,
+        k: t.k,
+        b_panel: t.b_panel,
+        bias: t.bias,
+        clamp: (t.clamp_min, t.clamp_max),
+        a_cold: t.a_cold,
+    };
+    // SAFETY: forwarded; `dot_walks` holds, so column 0 is where the pairs start.
+    unsafe { dot_walk_call::<L, MR, _>(&call, &IndirectRows { t, c_offset: t.c_cols.offset(0) }) }
+}
+
+/// [`dot_walk_rows`] for a strided call: the same walk, each row's addresses
+/// computed from the strides.
+///
+/// # Safety
+/// The contract of `s` for `NR = 2`; the CPU has the ISA of `L`.
+#[inline(always)]
+pub(crate) unsafe fn dot_walk_strided<L: DotLanes, const MR: usize>(s: &StridedArgs) -> usize {
+    if s.m < MR || !(1..=DOT_WALK_DEPTH).contains(&s.k) || s.n != 2 {
+        return 0;
     }
+    let call = DotCall {
+        m: s.m,
+        k: s.k,
+        b_panel: s.b_panel,
+        bias: s.bias,
+        clamp: (s.clamp_min, s.clamp_max),
+        a_cold: s.a_cold,
+    };
+    let rows = StridedRows { a: s.a, a_row_stride: s.a_row_stride, c: s.c, c_row_stride: s.c_row_stride };
+    // SAFETY: forwarded; the strided call has two adjacent columns (n = 2,
+    // contiguous columns), no residual and no accumulate.
+    unsafe { dot_walk_call::<L, MR, _>(&call, &rows) }
 }
 
 /// True when the dot walk takes `t`'s whole row tiles: at least one of `mr`
@@ -97,54 +115,146 @@ fn dot_walks(t: &TileArgs, mr: usize) -> bool {
     t.m >= mr && (1..=DOT_WALK_DEPTH).contains(&t.k) && t.n == 2 && t.a_k.block == 0 && plain_pairs(t)
 }
 
+/// What the dot walk reads of a call besides its rows.
+struct DotCall {
+    m: usize,
+    k: usize,
+    b_panel: *const f32,
+    bias: *const f32,
+    clamp: (f32, f32),
+    a_cold: u32,
+}
+
+/// Where the dot walk finds a row's activations and its output pair.
+///
+/// # Safety
+/// Each method is called for rows `i < m` of a call that the implementation
+/// describes, under that call's contract.
+trait DotRows {
+    /// Element 0 of activation row `i` (its elements contiguous).
+    unsafe fn a_row(&self, i: usize) -> *const f32;
+    /// Output row `i`'s columns 0 and 1 (adjacent).
+    unsafe fn c_pair(&self, i: usize) -> *mut f32;
+}
+
+/// The rows of a [`TileArgs`] call, read from its row pointer arrays.
+struct IndirectRows<'a> {
+    t: &'a TileArgs,
+    c_offset: usize,
+}
+
+impl DotRows for IndirectRows<'_> {
+    #[inline(always)]
+    unsafe fn a_row(&self, i: usize) -> *const f32 {
+        // SAFETY: i < m: a_rows[i] is readable.
+        unsafe { *self.t.a_rows.add(i) }
+    }
+    #[inline(always)]
+    unsafe fn c_pair(&self, i: usize) -> *mut f32 {
+        // SAFETY: i < m: c_rows[i] is readable, and column 0 is in bounds.
+        unsafe { (*self.t.c_rows.add(i)).add(self.c_offset) }
+    }
+}
+
+/// The rows of a [`StridedArgs`] call.
+struct StridedRows {
+    a: *const f32,
+    a_row_stride: usize,
+    c: *mut f32,
+    c_row_stride: usize,
+}
+
+impl DotRows for StridedRows {
+    #[inline(always)]
+    unsafe fn a_row(&self, i: usize) -> *const f32 {
+        // SAFETY: i < m: row i lies in the activations' allocation.
+        unsafe { self.a.add(i * self.a_row_stride) }
+    }
+    #[inline(always)]
+    unsafe fn c_pair(&self, i: usize) -> *mut f32 {
+        // SAFETY: i < m: row i lies in the output's allocation.
+        unsafe { self.c.add(i * self.c_row_stride) }
+    }
+}
+
+/// The dot walk of a call's whole `MR`-row tiles, found through `rows`.
+///
+/// # Safety
+/// The contract of the call that `call` and `rows` describe, for `NR = 2`,
+/// with `m >= MR`, `1 <= k <= DOT_WALK_DEPTH`, two adjacent output columns,
+/// no residual and no accumulate; the CPU has the ISA of `L`.
+#[inline(always)]
+unsafe fn dot_walk_call<L: DotLanes, const MR: usize, R: DotRows>(call: &DotCall, rows: &R) -> usize {
+    // Each instance of `dot_walk` has its k steps unrolled; the guards are
+    // constants that drop the instances deeper than `DOT_WALK_DEPTH`.
+    // SAFETY: forwarded; each arm's STEPS covers k.
+    unsafe {
+        match call.k.div_ceil(L::LANES) {
+            1 => dot_walk_hinted::<L, MR, 1, R>(call, rows),
+            2 if 2 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 2, R>(call, rows),
+            3 if 3 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 3, R>(call, rows),
+            4 if 4 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 4, R>(call, rows),
+            5 if 5 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 5, R>(call, rows),
+            6 if 6 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 6, R>(call, rows),
+            7 if 7 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 7, R>(call, rows),
+            8 if 8 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 8, R>(call, rows),
+            _ => 0,
+        }
+    }
+}
+
 /// [`dot_walk`], its prefetches chosen by the `a_cold` hint once per call.
 ///
 /// # Safety
 /// As for [`dot_walk`].
 #[inline(always)]
-unsafe fn dot_walk_hinted<L: DotLanes, const MR: usize, const STEPS: usize>(t: &TileArgs) -> usize {
+unsafe fn dot_walk_hinted<L: DotLanes, const MR: usize, const STEPS: usize, R: DotRows>(
+    call: &DotCall,
+    rows: &R,
+) -> usize {
     // SAFETY: forwarded.
     unsafe {
-        if t.a_cold == A_STREAMED {
-            dot_walk::<L, MR, STEPS, true>(t)
+        if call.a_cold == A_STREAMED {
+            dot_walk::<L, MR, STEPS, true, R>(call, rows)
         } else {
-            dot_walk::<L, MR, STEPS, false>(t)
+            dot_walk::<L, MR, STEPS, false, R>(call, rows)
         }
     }
 }
 
-/// [`dot_walk_rows`] at depths `LANES·(STEPS - 1) < k <= LANES·STEPS`,
+/// [`dot_walk_call`] at depths `LANES·(STEPS - 1) < k <= LANES·STEPS`,
 /// prefetching as [`super::prefetch_activations`] does for `STREAMED`.
 ///
 /// # Safety
-/// The ABI contract for `NR = 2`; [`dot_walks`] holds; `k` is in that range;
-/// the CPU has the ISA of `L`.
+/// As for [`dot_walk_call`], with `k` in that range.
 #[inline(always)]
-unsafe fn dot_walk<L: DotLanes, const MR: usize, const STEPS: usize, const STREAMED: bool>(t: &TileArgs) -> usize {
+unsafe fn dot_walk<L: DotLanes, const MR: usize, const STEPS: usize, const STREAMED: bool, R: DotRows>(
+    call: &DotCall,
+    rows: &R,
+) -> usize {
     let lanes = L::LANES;
-    let last_depths = t.k - lanes * (STEPS - 1);
+    let last_depths = call.k - lanes * (STEPS - 1);
     // SAFETY (every block below): the CPU has L's ISA (the caller's
     // contract). The panel holds 2·k floats, and step s reads 2·depths of
     // them from float 2·LANES·s.
     let columns: [(L::Vector, L::Vector); STEPS] = core::array::from_fn(|s| unsafe {
-        L::split_panel(t.b_panel.add(2 * lanes * s), if s + 1 == STEPS { last_depths } else { lanes })
+        L::split_panel(call.b_panel.add(2 * lanes * s), if s + 1 == STEPS { last_depths } else { lanes })
     });
     // -0.0 is the identity of addition: a -0.0 sum stays -0.0, as in `dot_tile`.
-    let bias = if t.bias.is_null() {
+    let bias = if call.bias.is_null() {
         unsafe { L::splat(-0.0) }
     } else {
         // SAFETY: bias is not null.
-        unsafe { L::bias_pairs(bias_pair_bits(t)) }
+        unsafe { L::bias_pairs(bias_pair_bits(call.bias)) }
     };
-    let (lo, hi) = unsafe { (L::splat(t.clamp_min), L::splat(t.clamp_max)) };
-    let c_offset = t.c_cols.offset(0);
+    let (lo, hi) = unsafe { (L::splat(call.clamp.0), L::splat(call.clamp.1)) };
     let mut first = 0;
-    while first + MR <= t.m {
+    while first + MR <= call.m {
         // SAFETY: rows first..first + MR < m exist.
-        let rows: [*const f32; MR] = core::array::from_fn(|i| unsafe { *t.a_rows.add(first + i) });
+        let a_rows: [*const f32; MR] = core::array::from_fn(|i| unsafe { rows.a_row(first + i) });
         let mut acc = [[unsafe { L::zero() }; 2]; MR];
         for (s, &(w0, w1)) in columns.iter().enumerate() {
-            for (sum, row) in acc.iter_mut().zip(rows) {
+            for (sum, row) in acc.iter_mut().zip(a_rows) {
                 super::prefetch_activations::<STREAMED>(row, lanes * s);
                 // SAFETY: row elements LANES·s.. (all LANES but in the last
                 // step, which reads only the k - LANES·s that exist) are in
@@ -157,9 +267,9 @@ unsafe fn dot_walk<L: DotLanes, const MR: usize, const STEPS: usize, const STREA
                 }
             }
         }
-        // SAFETY: rows first + i < m; their columns 0 and 1 are adjacent
-        // (plain_pairs) and in bounds (n = 2).
-        let out: [*mut f32; MR] = core::array::from_fn(|i| unsafe { (*t.c_rows.add(first + i)).add(c_offset) });
+        // SAFETY: rows first + i < m; their columns 0 and 1 are adjacent and
+        // in bounds (n = 2).
+        let out: [*mut f32; MR] = core::array::from_fn(|i| unsafe { rows.c_pair(first + i) });
         // SAFETY: two floats at each output row are writable.
         unsafe { L::store_sums(&acc, bias, lo, hi, out) };
         first += MR;
