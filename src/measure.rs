@@ -26,7 +26,7 @@ pub fn time_median(budget: Duration, mut call: impl FnMut()) -> Duration {
 
 /// Median times of `variants` versions of a call (`call(v)` runs version
 /// `v`), sampled in turn: a round of samples of each version, then again,
-/// about ten rounds within `budget`. On a shared machine a noisy neighbour
+/// about ten rounds within `budget`, each round starting one version later. On a shared machine a noisy neighbour
 /// then slows every version alike, so the ratio of two medians means
 /// something (the results table compares libraries this way). A round
 /// starts with one untimed call of its version.
@@ -54,8 +54,15 @@ pub fn time_medians_interleaved(budget: Duration, variants: usize, mut call: imp
     let per_round = (budget.as_nanos() / (round_time.as_nanos() * u128::from(ROUNDS))).clamp(1, 50) as usize;
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); variants];
     let start = Instant::now();
+    let mut round = 0;
     while times[0].len() < 500 && (times[0].len() < 5 || start.elapsed() < budget) {
-        for (v, samples) in times.iter_mut().enumerate() {
+        // Each round starts one version later, so that no version always
+        // follows the same one: on unet.head (16 MiB of input), in rounds of
+        // two identical AVX-512 versions, an AVX2 one and a read of 64 MiB,
+        // the version that always came after the read ran at 32-41 GFLOP/s
+        // and its twin at 39-49 (Zen 4).
+        for v in (0..variants).map(|i| (i + round) % variants) {
+            let samples = &mut times[v];
             call(v);
             let per_sample = calibration[v].0;
             for _ in 0..per_round {
@@ -66,6 +73,7 @@ pub fn time_medians_interleaved(budget: Duration, variants: usize, mut call: imp
                 samples.push(sample.elapsed() / per_sample);
             }
         }
+        round += 1;
     }
     times
         .into_iter()
