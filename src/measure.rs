@@ -26,7 +26,7 @@ pub fn time_median(budget: Duration, mut call: impl FnMut()) -> Duration {
 
 /// Median times of `variants` versions of a call (`call(v)` runs version
 /// `v`), sampled in turn: a round of samples of each version, then again,
-/// about ten rounds within `budget`, each round starting one version later. On a shared machine a noisy neighbour
+/// about ten rounds within `budget`, each round in another order. On a shared machine a noisy neighbour
 /// then slows every version alike, so the ratio of two medians means
 /// something (the results table compares libraries this way). A round
 /// starts with one untimed call of its version.
@@ -56,12 +56,13 @@ pub fn time_medians_interleaved(budget: Duration, variants: usize, mut call: imp
     let start = Instant::now();
     let mut round = 0;
     while times[0].len() < 500 && (times[0].len() < 5 || start.elapsed() < budget) {
-        // Each round starts one version later, so that no version always
-        // follows the same one: on unet.head (16 MiB of input), in rounds of
-        // two identical AVX-512 versions, an AVX2 one and a read of 64 MiB,
-        // the version that always came after the read ran at 32-41 GFLOP/s
-        // and its twin at 39-49 (Zen 4).
-        for v in (0..variants).map(|i| (i + round) % variants) {
+        // Each round takes the versions in another order (a fixed sequence
+        // of shuffles), so that no version always follows the same one: on
+        // unet.head (16 MiB of input; Zen 4), in rounds of two identical
+        // AVX-512 versions, an AVX2 one and a read of 64 MiB, the version
+        // that always came after the read ran at 32-41 GFLOP/s and its twin
+        // at 39-49.
+        for v in shuffled(variants, round) {
             let samples = &mut times[v];
             call(v);
             let per_sample = calibration[v].0;
@@ -82,4 +83,21 @@ pub fn time_medians_interleaved(budget: Duration, variants: usize, mut call: imp
             samples[samples.len() / 2]
         })
         .collect()
+}
+
+/// `0..n` in the order of round `round`: the identity first, then Fisher-Yates
+/// shuffles driven by a fixed xorshift sequence, the same on every run.
+fn shuffled(n: usize, round: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    if round == 0 {
+        return order;
+    }
+    let mut state = round.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for i in (1..n).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    order
 }
