@@ -183,6 +183,11 @@ pub struct RunInfo {
     pub mr: usize,
     /// Tile columns (output channels).
     pub nr: usize,
+    /// True when the kernel's strided entry point ran the call
+    /// (`Kernel::run_strided`): NHWC at stride 1 without residual, on a
+    /// kernel that has one. The kernel then found each pixel by its stride,
+    /// and no row pointer arrays were written.
+    pub strided: bool,
 }
 
 /// Options of [`PackedConv::run_with`].
@@ -302,8 +307,9 @@ impl PackedConv {
             }
         }
         let call = self.validate_call(&input, &output, residual.as_ref())?;
+        let strided = call.takes_strided_entry();
         Plan::new(call, output.data, options.threads.count()).run(options.threads);
-        Ok(self.info())
+        Ok(self.info(strided))
     }
 
     /// Checks a call completely, before anything is written.
@@ -342,8 +348,8 @@ impl PackedConv {
         })
     }
 
-    fn info(&self) -> RunInfo {
-        RunInfo { kernel: self.kernel.name, isa: self.kernel.isa, mr: self.kernel.mr, nr: self.kernel.nr }
+    fn info(&self, strided: bool) -> RunInfo {
+        RunInfo { kernel: self.kernel.name, isa: self.kernel.isa, mr: self.kernel.mr, nr: self.kernel.nr, strided }
     }
 
     /// Validates a call and cuts it into independent tasks for `threads`

@@ -147,6 +147,10 @@ impl Call<'_> {
             A_COLD
         }
     }
+    /// True when the call runs through the kernel's strided entry point.
+    pub(crate) fn takes_strided_entry(&self) -> bool {
+        self.strided_rows().is_some()
+    }
     /// The row strides of the input and output, when the kernel has a
     /// strided entry point and the call can take it: each row's channels
     /// contiguous and every pixel a fixed distance from the one before, in
@@ -392,7 +396,8 @@ struct StridedRows {
 }
 
 /// `run_block` for a call that `Call::strided_rows` accepts: a call of the
-/// kernel's strided entry point per panel, with no row pointer arrays. On
+/// kernel's strided entry point per panel; the driver writes no row pointer
+/// arrays (the kernel's strided walk needs none). On
 /// unet.head (K = 64, Cout = 2), writing the arrays was 17% of the time at
 /// 32x32 pixels (perf), about what the FMAs of two rows cost. Without them
 /// (Zen 4, the two builds alternated ten times, medians): AVX-512 64 to 74

@@ -150,7 +150,7 @@ impl Geometry {
     /// distance: rows and images follow each other without a gap.
     pub fn flat_pixel_step(&self, batch: usize, height: usize, width: usize) -> Option<usize> {
         let rows_packed = height == 1 || self.row == width * self.pixel;
-        let images_packed = batch == 1 || self.image == height * self.row;
+        let images_packed = batch == 1 || self.image == height * width * self.pixel;
         (rows_packed && images_packed).then_some(self.pixel)
     }
 
@@ -159,5 +159,27 @@ impl Geometry {
     /// as index 0.
     pub fn channels_from(&self, first: usize) -> (usize, Strides) {
         self.channel.advance(first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pixel `i` of the flat order lies at `i · pixel` only when rows and
+    /// images follow each other without a gap.
+    #[test]
+    fn flat_pixel_step_needs_packed_rows_and_images() {
+        let g = |image, row, pixel| Geometry { image, row, pixel, channel: Strides::CONTIGUOUS };
+        // 2 images of 3 x 4 pixels of 5 channels, packed (NHWC).
+        assert_eq!(g(60, 20, 5).flat_pixel_step(2, 3, 4), Some(5));
+        // A gap after each row, or after each image.
+        assert_eq!(g(63, 21, 5).flat_pixel_step(2, 3, 4), None);
+        assert_eq!(g(64, 20, 5).flat_pixel_step(2, 3, 4), None);
+        // One row per image: the row pitch is not used, the image pitch is.
+        assert_eq!(g(20, 99, 5).flat_pixel_step(2, 1, 4), Some(5));
+        assert_eq!(g(99, 99, 5).flat_pixel_step(2, 1, 4), None);
+        // One image: the image pitch is not used.
+        assert_eq!(g(999, 20, 5).flat_pixel_step(1, 3, 4), Some(5));
     }
 }

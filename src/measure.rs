@@ -26,7 +26,8 @@ pub fn time_median(budget: Duration, mut call: impl FnMut()) -> Duration {
 
 /// Median times of `variants` versions of a call (`call(v)` runs version
 /// `v`), sampled in turn: a round of samples of each version, then again,
-/// about ten rounds within `budget`, each round in another order. On a shared machine a noisy neighbour
+/// about ten rounds within `budget`, each in a pseudo-random order (a fixed
+/// sequence of shuffles). On a shared machine a noisy neighbour
 /// then slows every version alike, so the ratio of two medians means
 /// something (the results table compares libraries this way). A round
 /// starts with one untimed call of its version.

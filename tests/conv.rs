@@ -183,3 +183,62 @@ fn strided_calls() {
         }
     }
 }
+
+/// The driver takes a kernel's strided entry point exactly where it applies
+/// (NHWC at stride 1, no residual), as `RunInfo::strided` reports: a change
+/// that stopped taking it would pass every result check and show only in the
+/// benchmarks.
+#[test]
+fn strided_entry_is_taken_where_it_applies() {
+    use pointwise::{Tensor, TensorDesc, TensorMut};
+    for isa in dispatch::available_isas() {
+        let weights = vec![0.5; 2 * 24 * 2];
+        for (conv, input, stride, residual, in_channels) in [
+            (Conv1x1::new(24, 2), Layout::Nhwc, 1, false, 24),
+            (Conv1x1::new(48, 4).with_groups(2), Layout::Nhwc, 1, false, 51),
+            (Conv1x1::new(24, 2), Layout::Nchw, 1, false, 24),
+            (Conv1x1::new(24, 2), Layout::Nchwc(8), 1, false, 24),
+            (Conv1x1::new(24, 2).with_stride(2, 2), Layout::Nhwc, 2, false, 24),
+            (Conv1x1::new(24, 2), Layout::Nhwc, 1, true, 24),
+        ] {
+            let packed = conv
+                .pack_for(
+                    isa,
+                    &weights[..conv.out_channels * (conv.in_channels / conv.groups)],
+                    WeightOrder::OutIn,
+                    None,
+                )
+                .unwrap();
+            let in_desc =
+                TensorDesc::new(input, 2, 9, 9, in_channels).with_channel_offset(in_channels - conv.in_channels);
+            let out = 9_usize.div_ceil(stride);
+            let out_desc = TensorDesc::nhwc(2, out, out, conv.out_channels);
+            let data = vec![1.0; in_desc.len().unwrap()];
+            let res = vec![1.0; out_desc.len().unwrap()];
+            let mut output = vec![0.0; out_desc.len().unwrap()];
+            let info = packed
+                .run_with(
+                    Tensor::new(&data, in_desc),
+                    TensorMut::new(&mut output, out_desc),
+                    residual.then(|| Tensor::new(&res, out_desc)),
+                    &pointwise::RunOptions::default(),
+                )
+                .unwrap();
+            let has_entry =
+                pointwise::kernels::KERNELS.iter().any(|k| k.name == info.kernel && k.run_strided.is_some());
+            // The x86-64 dot kernels have one; every call here has two
+            // output channels per group.
+            if matches!(isa, pointwise::Isa::Avx2 | pointwise::Isa::Avx512) {
+                assert!(has_entry, "{}: {} has no strided entry point", isa.name(), info.kernel);
+            }
+            let applies = input == Layout::Nhwc && stride == 1 && !residual;
+            assert_eq!(
+                info.strided,
+                has_entry && applies,
+                "{}: {} {input:?} stride {stride} residual {residual}",
+                isa.name(),
+                info.kernel
+            );
+        }
+    }
+}

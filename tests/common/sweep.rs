@@ -368,6 +368,15 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
             case += 1;
         }
     }
+    // A strided entry point hands the rows its walk leaves to the indirect
+    // one in calls of up to 64 rows: calls of more than two such chunks, at a
+    // depth the walk takes and one it does not.
+    if kernel.run_strided.is_some() {
+        for (n, k) in [(1, 17), (2, 17), (2, 65)] {
+            tally.record(run_variant(kernel, oracle, 2 * 64 + mr + 1, n, k, case, plain_variant(case)));
+            case += 1;
+        }
+    }
     tally
 }
 

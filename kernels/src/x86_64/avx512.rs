@@ -760,7 +760,8 @@ pub unsafe fn f32_pw_8x2__avx512f(t: &TileArgs) {
 #[target_feature(enable = "avx512f")]
 pub unsafe fn f32_pw_8x2__avx512f_strided(s: &StridedArgs) {
     // SAFETY: forwarded contract; the target features are enabled on this
-    // function and on the indirect entry point.
+    // function and on the indirect entry point; the walk returns a multiple
+    // of MR no larger than m, so the rows it leaves are walked..m.
     unsafe {
         let walked = super::dot::dot_walk_strided::<Zmm, 8>(s);
         run_strided_as_indirect(s, walked, f32_pw_8x2__avx512f);
