@@ -162,7 +162,7 @@ impl Call<'_> {
     /// strided entry point and the call can take it: each row's channels
     /// contiguous and every pixel a fixed distance from the one before, in
     /// the input and the output (NHWC at stride 1), without residual.
-    fn strided_rows(&self) -> Option<StridedRows> {
+    fn strided_rows(&self) -> Option<StridedCall> {
         let run = self.kernel.run_strided?;
         let d = &self.out_desc;
         let (in_geometry, out_geometry) = (&self.input.2, &self.out_geometry);
@@ -175,7 +175,7 @@ impl Call<'_> {
             return None;
         }
         // At stride 1 the input has the output's pixels.
-        Some(StridedRows {
+        Some(StridedCall {
             run,
             a_row_stride: in_geometry.flat_pixel_step(d.batch, d.height, d.width)?,
             c_row_stride: out_geometry.flat_pixel_step(d.batch, d.height, d.width)?,
@@ -395,9 +395,10 @@ impl<P: Copy> BlockRows<P> {
     }
 }
 
-/// How the rows of a call that the kernel's strided entry point takes lie:
-/// see `Call::strided_rows`.
-struct StridedRows {
+/// The kernel's strided entry point and the row strides it is called with,
+/// for a call that `Call::strided_rows` accepts. (Not the kernels' own
+/// `StridedRows`, which walks the rows inside one call.)
+struct StridedCall {
     run: StridedFn,
     a_row_stride: usize,
     c_row_stride: usize,
@@ -421,7 +422,7 @@ unsafe fn run_block_strided(
     pixels: core::ops::Range<usize>,
     panels: core::ops::Range<usize>,
     view: impl Fn(usize) -> PanelView,
-    strided: StridedRows,
+    strided: StridedCall,
 ) {
     let (k, n, nr) = (call.k(), call.n(), call.kernel.nr);
     let (in_data, in_desc, in_geometry) = call.input;
