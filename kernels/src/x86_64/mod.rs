@@ -59,6 +59,19 @@ pub(crate) fn prefetch_activations<const STREAMED: bool>(row: *const f32, at: us
     }
 }
 
+/// Prefetches into L1 the lines of the `len` floats at `p`, which the caller
+/// reads soon.
+#[inline(always)]
+pub(crate) fn prefetch_span(p: *const f32, len: usize) {
+    use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    // `p` need not start a line: the last float's line may be one more.
+    for at in (0..len).step_by(LINE_FLOATS).chain(len.checked_sub(1)) {
+        // SAFETY: a prefetch never faults, whatever the address, and x86-64
+        // always has SSE.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(at) as *const i8) };
+    }
+}
+
 /// How far ahead of the panel row being read (in floats: 16 KiB) a kernel
 /// prefetches its panel, when [`streams_panel`] says so.
 #[cfg(feature = "avx512")]
