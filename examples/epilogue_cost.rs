@@ -1,7 +1,9 @@
-//! What the fused epilogue costs: each large layer of the public suite run
-//! plain (no bias, no activation), with bias and ReLU, and with bias, residual
-//! and ReLU, sampled in turn in one process (`time_medians_interleaved`), on
-//! the ISA dispatch picks (or `POINTWISE_ISA`), one thread.
+//! What the fused epilogue costs: the public suite's large layers that take a
+//! residual in their networks (ResNet-50's expand layers, MobileNetV2's
+//! b12.project) and resnet50.s2.reduce, each run plain (no bias, no
+//! activation), with bias and ReLU, and with bias, residual and ReLU, sampled
+//! in turn in one process (`time_medians_interleaved`), on the ISA dispatch
+//! picks (or `POINTWISE_ISA`), one thread.
 //!
 //! `cargo run --release --example epilogue_cost`
 
@@ -13,7 +15,14 @@ use pointwise::{Activation, Tensor, TensorMut, WeightOrder};
 
 fn main() {
     let layers = suite::parse(suite::PUBLIC_SUITE).unwrap();
-    let names = ["resnet50.s2.reduce", "resnet50.s3.expand", "resnet50.s4.expand", "mobilenetv2.b12.project"];
+    let names = [
+        "resnet50.s2.reduce",
+        "resnet50.s2.expand",
+        "resnet50.s3.expand",
+        "resnet50.s4.expand",
+        "resnet50.s5.expand",
+        "mobilenetv2.b12.project",
+    ];
     println!("layer, kernel: plain us | bias+relu us (cost) | bias+residual+relu us (cost)");
     for layer in layers.iter().filter(|l| names.contains(&l.name.as_str())) {
         let conv = layer.conv;

@@ -60,15 +60,21 @@ pub(crate) fn prefetch_activations<const STREAMED: bool>(row: *const f32, at: us
 }
 
 /// Prefetches into L1 the lines of the `len` floats at `p`, which the caller
-/// reads soon.
+/// reads soon. Written as plain loops, which unroll at a constant `len`: an
+/// iterator chain here compiled to a loop with a state machine.
 #[inline(always)]
 pub(crate) fn prefetch_span(p: *const f32, len: usize) {
     use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-    // `p` need not start a line: the last float's line may be one more.
-    for at in (0..len).step_by(LINE_FLOATS).chain(len.checked_sub(1)) {
-        // SAFETY: a prefetch never faults, whatever the address, and x86-64
-        // always has SSE.
+    // SAFETY (both): a prefetch never faults, whatever the address, and
+    // x86-64 always has SSE.
+    let mut at = 0;
+    while at < len {
         unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(at) as *const i8) };
+        at += LINE_FLOATS;
+    }
+    // `p` need not start a line: the last float's line may be one more.
+    if len > 0 {
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(len - 1) as *const i8) };
     }
 }
 

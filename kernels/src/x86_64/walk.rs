@@ -13,21 +13,31 @@
 use crate::abi::{row_pointers_at, TileArgs};
 
 /// How many k steps before the end of a panel's k loop the walk prefetches
-/// the panel's residual lines into L1, for its epilogue. Those loads held up
-/// the tile: perf put 3% of the samples of resnet50.s4.expand with a
-/// residual on the adds that wait for them (none on the stores). Fetched at
-/// the panel's start, the lines did as little as no prefetch (likely gone
-/// from L1 again: the k loop reads 12-32 KiB of panel and rows), and so did
-/// a fetch into L2 alone (`prefetcht1`, `t2`) 32 steps ahead.
+/// the panel's residual lines into L1, for its epilogue (from the start, at
+/// depths up to this).
 ///
-/// Measured on Zen 4, bias + residual + ReLU against bias + ReLU, the
-/// variants timed in turn in one process (four runs; AVX2 six):
-/// * 12x32 AVX-512: s3.expand +6.1-11.5% without the prefetch, +4.4-10.1%
-///   with it; s4.expand +4.3-8.4% and +4.2-7.4%; s2.reduce +2.3-6.8% and
-///   +1.9-5.9%.
-/// * 6x16 AVX2: s4.expand +4.0-5.0% and +1.7-4.0%; s3.expand moved within
-///   the noise (+2.3-6.9% and +3.6-8.0%).
-/// * 64 and 128 steps ahead did no better than none.
+/// The residual's loads are what a residual costs: with the loads dropped
+/// (an experiment, results wrong), bias + residual + ReLU ran as fast as
+/// bias + ReLU. Fetched at the panel's start, the lines did as little as no
+/// prefetch at depths 128 and 256 (likely gone from L1 again: the k loop
+/// reads 12-32 KiB of panel and rows), and so did a fetch into L2 alone
+/// (`prefetcht1`, `t2`) 32 steps ahead. 8, 16, 48 and 64 steps ahead did no
+/// better than 32; nor did fetching the next row tile's residual into L2.
+///
+/// What bias + residual + ReLU cost over bias + ReLU, Zen 4, the variants
+/// timed in turn in one process, without and with the prefetch:
+/// * 12x32 AVX-512: s2.reduce +6.3-17.3% and +3.5-12.1%, s3.expand +9.0-19.5%
+///   and +4.4-7.0%, s4.expand +4.8-9.1% and +3.2-5.4% (three runs);
+///   s2.expand (K = 64) +22-31% and +8.5-9.7% (two runs);
+/// * 6x16 AVX2: s2.reduce +3.4-10.5% and +2.7-5.2%, s3.expand +1.3-4.9% and
+///   +3.1-3.7%, s4.expand +3.5-4.7% and +1.4-3.5%; s2.expand +18-22% and
+///   +8.6-11%.
+///
+/// The prefetches themselves cost 2-5% of s2.expand (prefetching without
+/// the loads). What remains is likely L1 associativity on the deeper layers
+/// (a 12-row tile's residual and output rows 2 or 4 KiB apart fall in 2 or
+/// 1 sets of 8 ways per line) and the traffic of 3 MiB of residual besides 3
+/// MiB of output on s2.expand.
 const RESIDUAL_PREFETCH_STEPS: usize = 32;
 
 /// The vector operations of one register width that the walk uses.
@@ -128,23 +138,26 @@ unsafe fn walk_panel<L: Lanes, const MR: usize, const V: usize, const RESIDUAL: 
     }
     // SAFETY: the panel of columns `first..` exists.
     let mut panel = unsafe { t.b_panel.add(first / nr * t.b_panel_stride) };
+    // `len` elements lie in one allocation, so `len <= isize::MAX`. The index
+    // counts up to 0 from -len: the loop needs no end register besides the
+    // row pointers, the index and the panel pointer (the 12-row tile takes
+    // all 14 general-purpose registers there are).
+    let mut i = -(len as isize);
     if RESIDUAL {
-        let late = len.min(RESIDUAL_PREFETCH_STEPS);
-        // SAFETY: late <= len: each row's element len - late.
-        let early_ends: [*const f32; MR] = ends.map(|end| unsafe { end.sub(late) });
-        // SAFETY: forwarded: the steps 0..len - late, then len - late..len.
-        unsafe { k_steps::<L, MR, V>(&mut acc, &early_ends, &mut panel, len - late) };
+        // A constant stop, which the loop compares with as an immediate.
+        let fetch_at = -(RESIDUAL_PREFETCH_STEPS as isize);
+        if i < fetch_at {
+            // SAFETY: forwarded; -len < fetch_at < 0.
+            unsafe { k_steps::<L, MR, V>(&mut acc, ends, &mut panel, &mut i, fetch_at) };
+        }
         for r in 0..MR {
             // SAFETY: r < m: the residual row pointers are readable, and
             // columns first.. of each row are the tile's.
             unsafe { super::prefetch_span((*t.r_rows.add(r)).add(first), V * lanes) };
         }
-        // SAFETY: as above.
-        unsafe { k_steps::<L, MR, V>(&mut acc, ends, &mut panel, late) };
-    } else {
-        // SAFETY: forwarded.
-        unsafe { k_steps::<L, MR, V>(&mut acc, ends, &mut panel, len) };
     }
+    // SAFETY: forwarded; -len <= i <= 0.
+    unsafe { k_steps::<L, MR, V>(&mut acc, ends, &mut panel, &mut i, 0) };
     // Every residual load of the panel comes before its first store: a load
     // that follows a store to an address a multiple of 4 KiB away waits for
     // that store, and residual and output rows of 2 or 4 KiB (N = 512,
@@ -179,46 +192,42 @@ unsafe fn walk_panel<L: Lanes, const MR: usize, const V: usize, const RESIDUAL: 
     }
 }
 
-/// `steps` k steps of [`walk_panel`], the last ones before the row
-/// pointers `ends`: one panel row and one element of each activation row per
-/// step, `panel` moving along.
+/// The k steps of [`walk_panel`] from index `*i` (counting up to 0 from
+/// `-len`) to `stop`: one panel row and one element of each activation row
+/// per step, `panel` moving along.
 ///
 /// # Safety
-/// As for [`walk_panel`]; the `steps` elements before each of `ends` are in
-/// its row, and `panel` is the panel row of the first of them.
+/// As for [`walk_panel`]; `-len <= *i <= stop <= 0`, and `panel` is the
+/// panel's row `len + *i`.
 #[inline(always)]
 unsafe fn k_steps<L: Lanes, const MR: usize, const V: usize>(
     acc: &mut [[L::Vector; V]; MR],
     ends: &[*const f32; MR],
     panel: &mut *const f32,
-    steps: usize,
+    i: &mut isize,
+    stop: isize,
 ) {
     let (lanes, nr) = (L::LANES, 2 * L::LANES);
-    let mut p = *panel;
-    // `steps` elements lie in one allocation, so `steps <= isize::MAX`. The
-    // index counts up to 0 from -steps: the loop needs no end register
-    // besides the row pointers, the index and the panel pointer (the 12-row
-    // tile takes all 14 general-purpose registers there are).
-    let mut i = -(steps as isize);
-    while i != 0 {
+    let (mut at, mut p) = (*i, *panel);
+    while at != stop {
         // SAFETY: the panel row is in bounds and aligned to the register
         // width (64-byte aligned panel, rows of 2·LANES floats); the CPU has
         // L's ISA.
         let b: [L::Vector; V] = core::array::from_fn(|v| unsafe { L::load_aligned(p.add(v * lanes)) });
         for (acc_row, end) in acc.iter_mut().zip(ends) {
-            // SAFETY: -steps <= i < 0: one of the elements before `end`.
-            let a = unsafe { L::broadcast(end.offset(i)) };
+            // SAFETY: -len <= at < 0: element len + at of the row.
+            let a = unsafe { L::broadcast(end.offset(at)) };
             for v in 0..V {
                 acc_row[v] = unsafe { L::fmadd(a, b[v], acc_row[v]) };
             }
         }
         // SAFETY: stays within (or one past) the k·NR panel.
         p = unsafe { p.add(nr) };
-        i += 1;
-        // SAFETY: an empty asm block that only claims to change `i`: this
+        at += 1;
+        // SAFETY: an empty asm block that only claims to change `at`: this
         // hides the index from LLVM's strength reduction, which would trade
         // the count to 0 for a count up plus an end register.
-        unsafe { core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags)) };
+        unsafe { core::arch::asm!("/* {0} */", inout(reg) at, options(pure, nomem, nostack, preserves_flags)) };
     }
-    *panel = p;
+    (*i, *panel) = (at, p);
 }
