@@ -10,13 +10,16 @@
 //! channel is the buffer's last element. A second test drives each kernel
 //! through its ABI with every activation, output and residual row in a
 //! guarded mapping of its own, for every row count, column count (of one
-//! panel, and of two and two and a half panels) and several depths.
+//! panel, and of two and two and a half panels) and several depths. A third
+//! drives each strided entry point with its activation and output rows in one
+//! guarded mapping each, the last row ending at the guard (or the first
+//! starting at it).
 
 mod common;
 
 use common::convs::{ACTIVATIONS, LAYOUTS};
 use common::sweep::Rng;
-use pointwise::kernels::abi::{A_COLD, A_STREAMED, A_WARM};
+use pointwise::kernels::abi::{StridedArgs, A_COLD, A_STREAMED, A_WARM};
 use pointwise::kernels::{KernelFn, Strides, TileArgs, KERNELS};
 use pointwise::reference::element_offset;
 use pointwise::{dispatch, Conv1x1, Layout, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder};
@@ -441,5 +444,124 @@ fn check_kernel_rows(
                 kernel.name
             );
         }
+    }
+}
+
+/// Each strided entry point ([`pointwise::kernels::Kernel::run_strided`])
+/// through its ABI: all activation rows in one guarded mapping and all output
+/// rows in another, each sized exactly to the rows' span (row `m - 1` ends
+/// the mapping), tight and with gaps between the rows; row counts past the
+/// 64-row chunks that the entry point hands to the indirect one. Checked
+/// against the scalar oracle of the kernel's tile shape.
+#[test]
+fn strided_rows_against_guard_pages() {
+    let mut cases = 0;
+    for kernel in KERNELS.iter().filter(|k| dispatch::is_available(k.isa)) {
+        let Some(strided) = kernel.run_strided else { continue };
+        let oracle = pointwise::kernels::scalar_oracle(kernel.mr, kernel.nr).unwrap();
+        let mut seq = 0usize;
+        for m in [1, kernel.mr, 2 * kernel.mr + 3, 2 * 64 + kernel.mr + 1] {
+            for n in 1..=kernel.nr {
+                // The dot walks end in a whole step or a short one, up to the
+                // deepest call they walk (64); 65 goes to the indirect entry.
+                for k in [1usize, 16, 17, 63, 64, 65] {
+                    for (a_gap, c_gap) in [(0, 0), (3, 1)] {
+                        seq += 1;
+                        for placement in PLACEMENTS {
+                            cases += 1;
+                            check_strided_rows(kernel, strided, oracle, (m, n, k), (a_gap, c_gap), placement, seq);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("{cases} guarded strided cases passed");
+}
+
+fn check_strided_rows(
+    kernel: &pointwise::kernels::Kernel,
+    strided: pointwise::kernels::abi::StridedFn,
+    oracle: KernelFn,
+    (m, n, k): (usize, usize, usize),
+    (a_gap, c_gap): (usize, usize),
+    placement: Placement,
+    seq: usize,
+) {
+    let mut rng = Rng::new(seq as u64);
+    let (a_stride, c_stride) = (k + a_gap, n + c_gap);
+    let a = Guarded::new((m - 1) * a_stride + k, placement, |_| rng.f32());
+    let (nr, panels) = (kernel.nr, n.div_ceil(kernel.nr));
+    let stride = (k * nr).next_multiple_of(16);
+    let panel = Guarded::new(panels * stride, placement, |i| {
+        let (p, at) = (i / stride, i % stride);
+        if at < k * nr && p * nr + at % nr < n {
+            rng.f32()
+        } else {
+            0.0
+        }
+    });
+    let bias = Guarded::new(panels * nr, placement, |_| rng.f32());
+    let bias_ptr = if seq.is_multiple_of(2) { bias.as_slice().as_ptr() } else { core::ptr::null() };
+    let (clamp_min, clamp_max) = if seq % 5 == 2 { (-0.5, 0.25) } else { (f32::NEG_INFINITY, f32::INFINITY) };
+    let a_cold = [A_WARM, A_COLD, A_STREAMED][seq % 3];
+    let new_output = || Guarded::new((m - 1) * c_stride + n, placement, |j| j as f32 * 0.125);
+
+    let mut got = new_output();
+    let args = StridedArgs {
+        m,
+        n,
+        k,
+        a: a.as_slice().as_ptr(),
+        a_row_stride: a_stride,
+        b_panel: panel.as_slice().as_ptr(),
+        b_panel_stride: stride,
+        bias: bias_ptr,
+        c: got.as_mut_slice().as_mut_ptr(),
+        c_row_stride: c_stride,
+        clamp_min,
+        clamp_max,
+        a_cold,
+    };
+    // SAFETY: m rows of k floats `a_stride` apart and m rows of n floats
+    // `c_stride` apart, each in its mapping; panels of k·NR floats, 64-byte
+    // aligned, `stride` apart; NR bias floats per panel; the CPU supports the
+    // kernel's ISA (filtered by the caller).
+    unsafe { strided(&args) };
+
+    let mut want = new_output();
+    let a_rows: Vec<*const f32> = (0..m).map(|i| a.as_slice()[i * a_stride..].as_ptr()).collect();
+    let c_base = want.as_mut_slice().as_mut_ptr();
+    let c_rows: Vec<*mut f32> = (0..m).map(|i| c_base.wrapping_add(i * c_stride)).collect();
+    let oracle_args = TileArgs {
+        m,
+        n,
+        k,
+        a_rows: a_rows.as_ptr(),
+        a_k: Strides::CONTIGUOUS,
+        b_panel: panel.as_slice().as_ptr(),
+        b_panel_stride: stride,
+        bias: bias_ptr,
+        c_rows: c_rows.as_ptr(),
+        c_cols: Strides::CONTIGUOUS,
+        r_rows: core::ptr::null(),
+        r_cols: Strides::CONTIGUOUS,
+        clamp_min,
+        clamp_max,
+        accumulate: 0,
+        a_cold,
+    };
+    // SAFETY: as above, the same call through row pointers.
+    unsafe { oracle(&oracle_args) };
+
+    let bound = 2.0 * (k as f32 + 4.0) * f32::EPSILON * (k as f32 + 4.0) + 1e-6;
+    for (at, (g, w)) in got.as_slice().iter().zip(want.as_slice()).enumerate() {
+        assert!(
+            (g - w).abs() <= bound,
+            "{} strided: m={m} n={n} k={k} gaps ({a_gap}, {c_gap}) {placement:?}: row {} element {}: {g} vs oracle {w}",
+            kernel.name,
+            at / c_stride,
+            at % c_stride
+        );
     }
 }
