@@ -389,7 +389,7 @@ fn layout_name(layout: Layout) -> &'static str {
 /// then measured again for the layer's own byte count, in this process: the
 /// tiers' sizes stand for ranges, and a shared L3 does not hold all it could.
 /// On Zen 4 (32 MiB of L3 shared with other tenants), a read of unet.head's
-/// 16.5 MiB ran at 52-65 GB/s against the 72-76 of the 8 MiB that stands for
+/// 17 MB ran at 63-68 GB/s against the 81-98 of the 8 MiB that stands for
 /// L3.
 fn roofline(layer: &Layer, peak: f64, bandwidth: &peak::Bandwidth) -> f64 {
     let [m, k, n] = layer.gemm_shape();
