@@ -137,3 +137,23 @@ impl Bandwidth {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each read probe this CPU can run sums every element once, tails and
+    /// all: the values are small integers, whose sums are exact in f32, and
+    /// not periodic (with `i % 7`, loads that overlapped by half a block
+    /// still summed right).
+    #[test]
+    fn read_probes_sum_every_element() {
+        for isa in dispatch::available_isas() {
+            for len in (0..300).chain([1021, 4096 + 7]) {
+                let values: Vec<f32> = (0..len).map(|i| (i * 37 % 101) as f32).collect();
+                let want: f32 = values.iter().sum();
+                assert_eq!(read(isa, &values), want, "{}: {len} floats", isa.name());
+            }
+        }
+    }
+}
