@@ -742,7 +742,7 @@ pub unsafe fn f32_pw_8x2__avx512f(t: &TileArgs) {
     // features are enabled on this function.
     unsafe {
         for_each_panel(t, 2, |panel| {
-            let walked = super::dot::dot_walk_rows::<Zmm, 8>(panel);
+            let walked = super::dot::dot_walk_rows::<Zmm, 8, 4>(panel);
             if walked < panel.m {
                 per_row_count!(&row_range(panel, walked, panel.m - walked), dot_tile::<_>, [1, 2, 3, 4, 5, 6, 7], 8)
             }
@@ -763,7 +763,7 @@ pub unsafe fn f32_pw_8x2__avx512f_strided(s: &StridedArgs) {
     // function and on the indirect entry point; the walk returns a multiple
     // of MR no larger than m, so the rows it leaves are walked..m.
     unsafe {
-        let walked = super::dot::dot_walk_strided::<Zmm, 8>(s);
+        let walked = super::dot::dot_walk_strided::<Zmm, 8, 4>(s);
         run_strided_as_indirect(s, walked, f32_pw_8x2__avx512f);
     }
 }

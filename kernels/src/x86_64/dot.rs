@@ -59,15 +59,18 @@ pub(crate) unsafe trait DotLanes: Lanes {
     );
 }
 
-/// The dot walk of `t`'s whole `MR`-row tiles: returns how many rows it
-/// computed (a multiple of `MR`, 0 when it does not take `t`: see
-/// [`dot_walks`]). The caller computes the rest.
+/// The dot walk of `t`'s whole row tiles, of `MR` rows, or of `STREAMED_MR`
+/// when the `a_cold` hint says [`A_STREAMED`] (see [`dot_walk_hinted`]):
+/// returns how many rows it computed (a multiple of the tile's rows, 0 when
+/// it does not take `t`: see [`dot_walks`]). The caller computes the rest,
+/// fewer than `MR` rows.
 ///
 /// # Safety
-/// The ABI contract for `NR = 2`; the CPU has the ISA of `L`.
+/// The ABI contract for `NR = 2`; the CPU has the ISA of `L`;
+/// `STREAMED_MR <= MR`.
 #[inline(always)]
-pub(crate) unsafe fn dot_walk_rows<L: DotLanes, const MR: usize>(t: &TileArgs) -> usize {
-    if !dot_walks(t, MR) {
+pub(crate) unsafe fn dot_walk_rows<L: DotLanes, const MR: usize, const STREAMED_MR: usize>(t: &TileArgs) -> usize {
+    if !dot_walks(t, STREAMED_MR.min(MR)) {
         return 0;
     }
     let call = DotCall {
@@ -79,17 +82,20 @@ pub(crate) unsafe fn dot_walk_rows<L: DotLanes, const MR: usize>(t: &TileArgs) -
         a_cold: t.a_cold,
     };
     // SAFETY: forwarded; `dot_walks` holds, so column 0 is where the pairs start.
-    unsafe { dot_walk_call::<L, MR, _>(&call, &IndirectRows { t, c_offset: t.c_cols.offset(0) }) }
+    unsafe { dot_walk_call::<L, MR, STREAMED_MR, _>(&call, &IndirectRows { t, c_offset: t.c_cols.offset(0) }) }
 }
 
 /// [`dot_walk_rows`] for a strided call: the same walk, each row's addresses
 /// computed from the strides.
 ///
 /// # Safety
-/// The contract of `s` for `NR = 2`; the CPU has the ISA of `L`.
+/// The contract of `s` for `NR = 2`; the CPU has the ISA of `L`;
+/// `STREAMED_MR <= MR`.
 #[inline(always)]
-pub(crate) unsafe fn dot_walk_strided<L: DotLanes, const MR: usize>(s: &StridedArgs) -> usize {
-    if s.m < MR || !(1..=DOT_WALK_DEPTH).contains(&s.k) || s.n != 2 {
+pub(crate) unsafe fn dot_walk_strided<L: DotLanes, const MR: usize, const STREAMED_MR: usize>(
+    s: &StridedArgs,
+) -> usize {
+    if s.m < STREAMED_MR.min(MR) || !(1..=DOT_WALK_DEPTH).contains(&s.k) || s.n != 2 {
         return 0;
     }
     let call = DotCall {
@@ -103,7 +109,7 @@ pub(crate) unsafe fn dot_walk_strided<L: DotLanes, const MR: usize>(s: &StridedA
     let rows = StridedRows { a: s.a, a_row_stride: s.a_row_stride, c: s.c, c_row_stride: s.c_row_stride };
     // SAFETY: forwarded; the strided call has two adjacent columns (n = 2,
     // contiguous columns), no residual and no accumulate.
-    unsafe { dot_walk_call::<L, MR, _>(&call, &rows) }
+    unsafe { dot_walk_call::<L, MR, STREAMED_MR, _>(&call, &rows) }
 }
 
 /// True when the dot walk takes `t`'s whole row tiles: at least one of `mr`
@@ -177,45 +183,59 @@ impl DotRows for StridedRows {
     }
 }
 
-/// The dot walk of a call's whole `MR`-row tiles, found through `rows`.
+/// The dot walk of a call's whole row tiles (see [`dot_walk_rows`]), found
+/// through `rows`.
 ///
 /// # Safety
 /// The contract of the call that `call` and `rows` describe, for `NR = 2`,
-/// with `m >= MR`, `1 <= k <= DOT_WALK_DEPTH`, two adjacent output columns,
-/// no residual and no accumulate; the CPU has the ISA of `L`.
+/// with `1 <= k <= DOT_WALK_DEPTH`, two adjacent output columns, no residual
+/// and no accumulate; the CPU has the ISA of `L`; `STREAMED_MR <= MR`.
 #[inline(always)]
-unsafe fn dot_walk_call<L: DotLanes, const MR: usize, R: DotRows>(call: &DotCall, rows: &R) -> usize {
+unsafe fn dot_walk_call<L: DotLanes, const MR: usize, const STREAMED_MR: usize, R: DotRows>(
+    call: &DotCall,
+    rows: &R,
+) -> usize {
     // Each instance of `dot_walk` has its k steps unrolled; the guards are
     // constants that drop the instances deeper than `DOT_WALK_DEPTH`.
     // SAFETY: forwarded; each arm's STEPS covers k.
     unsafe {
         match call.k.div_ceil(L::LANES) {
-            1 => dot_walk_hinted::<L, MR, 1, R>(call, rows),
-            2 if 2 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 2, R>(call, rows),
-            3 if 3 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 3, R>(call, rows),
-            4 if 4 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 4, R>(call, rows),
-            5 if 5 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 5, R>(call, rows),
-            6 if 6 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 6, R>(call, rows),
-            7 if 7 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 7, R>(call, rows),
-            8 if 8 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, 8, R>(call, rows),
+            1 => dot_walk_hinted::<L, MR, STREAMED_MR, 1, R>(call, rows),
+            2 if 2 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, STREAMED_MR, 2, R>(call, rows),
+            3 if 3 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, STREAMED_MR, 3, R>(call, rows),
+            4 if 4 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, STREAMED_MR, 4, R>(call, rows),
+            5 if 5 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, STREAMED_MR, 5, R>(call, rows),
+            6 if 6 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, STREAMED_MR, 6, R>(call, rows),
+            7 if 7 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, STREAMED_MR, 7, R>(call, rows),
+            8 if 8 * L::LANES <= DOT_WALK_DEPTH => dot_walk_hinted::<L, MR, STREAMED_MR, 8, R>(call, rows),
             _ => 0,
         }
     }
 }
 
-/// [`dot_walk`], its prefetches chosen by the `a_cold` hint once per call.
+/// [`dot_walk`], its prefetches and its tile rows chosen by the `a_cold`
+/// hint once per call: `STREAMED_MR` rows per tile for [`A_STREAMED`]
+/// activations, `MR` otherwise. Each row's result is the same either way (a
+/// row's lanes are folded alone).
+///
+/// The 8x2 AVX-512 kernel streams in tiles of 4 rows: unet.head (K = 64) at
+/// 256x256 pixels (16 MiB of input, from L3), builds alternated six times in
+/// one process each (Zen 4): 8 rows 35-42 GFLOP/s, 4 rows 43-50, as fast as
+/// the 6x2 AVX2 kernel beside it (37-50 in the same processes); 2 rows did
+/// no better than 4. At 128x128 (4 MiB) the two moved within the noise, and
+/// in L2 (32x32) 8 rows stay well ahead: 78 against 64.
 ///
 /// # Safety
 /// As for [`dot_walk`].
 #[inline(always)]
-unsafe fn dot_walk_hinted<L: DotLanes, const MR: usize, const STEPS: usize, R: DotRows>(
+unsafe fn dot_walk_hinted<L: DotLanes, const MR: usize, const STREAMED_MR: usize, const STEPS: usize, R: DotRows>(
     call: &DotCall,
     rows: &R,
 ) -> usize {
     // SAFETY: forwarded.
     unsafe {
         if call.a_cold == A_STREAMED {
-            dot_walk::<L, MR, STEPS, true, R>(call, rows)
+            dot_walk::<L, STREAMED_MR, STEPS, true, R>(call, rows)
         } else {
             dot_walk::<L, MR, STEPS, false, R>(call, rows)
         }
