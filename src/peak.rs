@@ -89,6 +89,14 @@ pub fn measure_read_gbps(bytes: usize) -> f64 {
     best
 }
 
+/// The sum of `values`, read once with the widest vector loads this CPU has:
+/// what [`measure_read_gbps`] times, for a caller that times a read of its
+/// own data (the CLI reads a bandwidth-bound layer's input in the same rounds
+/// as the layer).
+pub fn read_sum(values: &[f32]) -> f32 {
+    read(dispatch::detected_isa(), values)
+}
+
 fn read(isa: Isa, values: &[f32]) -> f32 {
     match isa {
         #[cfg(pw_avx2)]

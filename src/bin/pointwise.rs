@@ -144,6 +144,10 @@ impl Pool {
 struct Measured {
     /// Median time per thread count asked for.
     medians: Vec<(usize, Duration)>,
+    /// GB/s of a plain read of the layer's input, weights (unpacked) and
+    /// output, timed in the same rounds (when asked for: bandwidth-bound
+    /// layers).
+    read_gbps: Option<f64>,
     /// How many cores a register-only FMA burst found, timed in the same
     /// rounds (with several thread counts).
     machine_scaling: Option<f64>,
@@ -159,6 +163,7 @@ fn measure(
     options: &Options,
     thread_counts: &[usize],
     pool: &Pool,
+    time_read: bool,
 ) -> Result<Measured, String> {
     let layout = options.layout;
     let conv = layer.conv;
@@ -204,7 +209,12 @@ fn measure(
     let burst = || {
         std::hint::black_box(peak::fma_burst(peak_isa, BURST_ITERATIONS).ok());
     };
-    let variants = if most > 1 { options.len() + 2 } else { options.len() };
+    // A bandwidth-bound layer's roofline takes the rate of a plain read of
+    // its own input, weights and output, timed in the same rounds: as many
+    // bytes, from wherever the other tenants leave them at that moment. (The
+    // weights read are the unpacked ones, as large as the packed.)
+    let bursts = if most > 1 { 2 } else { 0 };
+    let variants = options.len() + bursts + usize::from(time_read);
     let budget = Duration::from_millis(200) * variants as u32;
     let times = pool.install(|| {
         measure::time_medians_interleaved(budget, variants, |v| match v.checked_sub(options.len()) {
@@ -216,15 +226,21 @@ fn measure(
                     &options[v],
                 );
             }
+            Some(b) if b == bursts => {
+                std::hint::black_box(peak::read_sum(&input) + peak::read_sum(&weights) + peak::read_sum(&output));
+            }
             Some(0) => burst(),
             Some(_) => pool.on_each(most, burst),
         })
     });
     let medians = thread_counts.iter().copied().zip(times.iter().copied()).collect();
-    let machine_scaling =
-        (most > 1).then(|| most as f64 * times[variants - 2].as_secs_f64() / times[variants - 1].as_secs_f64());
+    let after_runs = &times[options.len()..];
+    let machine_scaling = (most > 1).then(|| most as f64 * after_runs[0].as_secs_f64() / after_runs[1].as_secs_f64());
+    let read_bytes = 4 * (input.len() + weights.len() + output.len());
+    let read_gbps = time_read.then(|| read_bytes as f64 / after_runs[bursts].as_secs_f64() / 1e9);
     Ok(Measured {
         medians,
+        read_gbps,
         machine_scaling,
         max_abs_err,
         max_rel_err: max_abs_err / scale,
@@ -298,7 +314,8 @@ fn main() -> ExitCode {
         );
         outln!(
             "measured read bandwidth (1 core): L2 {:.0} GB/s, L3 {:.0} GB/s, memory {:.0} GB/s; \
-             roof = min(peak, FLOPs / (bytes of input + weights + output at the read rate of that many bytes))",
+             roof = min(peak, FLOPs / (bytes of input + weights + output at the read rate of the tier they fit in, \
+             or, for bandwidth-bound layers, of a read of the layer's own buffers timed in the same rounds))",
             bandwidth.l2,
             bandwidth.l3,
             bandwidth.dram
@@ -314,13 +331,14 @@ fn main() -> ExitCode {
     }
     let mut failures = 0;
     for layer in &layers {
-        match measure(layer, isa, &options, &thread_counts, &pool) {
+        let by_tier = roofline(layer, peak, bandwidth.for_working_set(layer_bytes(layer)));
+        match measure(layer, isa, &options, &thread_counts, &pool, by_tier < peak) {
             Ok(m) => {
                 let bound = 1e-5 * (layer.gemm_shape()[1] as f32).sqrt();
                 let verdict = if m.max_rel_err <= bound { "" } else { "  ERROR ABOVE BOUND" };
                 failures += (!verdict.is_empty()) as usize;
                 let rate = |d: &Duration| layer.flops() / d.as_secs_f64() / 1e9;
-                let roof = roofline(layer, peak, &bandwidth);
+                let roof = m.read_gbps.map_or(by_tier, |gbps| roofline(layer, peak, gbps));
                 if options.csv {
                     for (n, median) in &m.medians {
                         outln!(
@@ -380,26 +398,25 @@ fn layout_name(layout: Layout) -> &'static str {
     }
 }
 
-/// The layer's roofline in GFLOP/s: the FMA peak, or the rate at which its
-/// bytes (input, weights and output, each once) can be read, whichever is
-/// lower. Bandwidth-bound layers (M = 1, tiny Cout) are judged against the
-/// second.
-///
-/// The tiers' rates say which layers those are. For them, the read rate is
-/// then measured again for the layer's own byte count, in this process: the
-/// tiers' sizes stand for ranges, and a shared L3 does not hold all it could.
-/// On Zen 4 (32 MiB of L3 shared with other tenants), a read of unet.head's
-/// 17 MB ran at 63-68 GB/s against the 81-98 of the 8 MiB that stands for
-/// L3.
-fn roofline(layer: &Layer, peak: f64, bandwidth: &peak::Bandwidth) -> f64 {
+/// Bytes a layer reads or writes once each: input, weights and output.
+fn layer_bytes(layer: &Layer) -> f64 {
     let [m, k, n] = layer.gemm_shape();
     let groups = layer.conv.groups;
-    let bytes = 4.0 * (m * k * groups + k * n * groups + m * n * groups) as f64;
-    let at = |gbps: f64| peak.min(layer.flops() / (bytes / (gbps * 1e9)) / 1e9);
-    let by_tier = at(bandwidth.for_working_set(bytes));
-    if by_tier < peak {
-        at(peak::measure_read_gbps(bytes as usize))
-    } else {
-        by_tier
-    }
+    4.0 * (m * k * groups + k * n * groups + m * n * groups) as f64
+}
+
+/// The layer's roofline in GFLOP/s: the FMA peak, or the rate at which its
+/// bytes ([`layer_bytes`]) can be read at `gbps`, whichever is lower.
+/// Bandwidth-bound layers (M = 1, tiny Cout) are judged against the second.
+///
+/// The read rates of the cache tiers say which layers those are. For them,
+/// `gbps` is then the rate of a plain read of the layer's own input, weights
+/// and output, timed in the same rounds as the layer (see `measure`): the tiers' sizes stand
+/// for ranges, a shared L3 does not hold all it could, and the other
+/// tenants' use of it changes from one second to the next. On Zen 4 (32 MiB
+/// of L3, shared), a read of unet.head's 17 MB ran at 63-68 GB/s measured
+/// apart from the layer, against 81-98 for the 8 MiB that stands for L3, and
+/// the layer itself read faster than the first in some runs.
+fn roofline(layer: &Layer, peak: f64, gbps: f64) -> f64 {
+    peak.min(layer.flops() / (layer_bytes(layer) / (gbps * 1e9)) / 1e9)
 }
