@@ -94,9 +94,13 @@ pub fn measure_read_gbps(bytes: usize) -> f64 {
 /// own data (the CLI reads a bandwidth-bound layer's input in the same rounds
 /// as the layer).
 pub fn read_sum(values: &[f32]) -> f32 {
-    read(dispatch::detected_isa(), values)
+    static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+    read(*ISA.get_or_init(dispatch::detected_isa), values)
 }
 
+/// The sum of `values` through the read probe of `isa`, which must be one
+/// that [`dispatch::detected_isa`] can return (compiled in, and on this CPU)
+/// or scalar.
 fn read(isa: Isa, values: &[f32]) -> f32 {
     match isa {
         #[cfg(pw_avx2)]

@@ -451,8 +451,10 @@ fn check_kernel_rows(
 /// through its ABI: all activation rows in one guarded mapping and all output
 /// rows in another, each sized exactly to the rows' span (row `m - 1` ends
 /// the mapping), tight and with gaps between the rows; row counts past the
-/// 64-row chunks that the entry point hands to the indirect one. Checked
-/// against the scalar oracle of the kernel's tile shape.
+/// 64-row chunks that the entry point hands to the indirect one, and just
+/// under a tile (which a walk of fewer rows takes when the activations
+/// stream), at every `a_cold` hint. Checked against the scalar oracle of the
+/// kernel's tile shape.
 #[test]
 fn strided_rows_against_guard_pages() {
     let mut cases = 0;
@@ -460,16 +462,19 @@ fn strided_rows_against_guard_pages() {
         let Some(strided) = kernel.run_strided else { continue };
         let oracle = pointwise::kernels::scalar_oracle(kernel.mr, kernel.nr).unwrap();
         let mut seq = 0usize;
-        for m in [1, kernel.mr, 2 * kernel.mr + 3, 2 * 64 + kernel.mr + 1] {
+        for m in [1, kernel.mr - 1, kernel.mr, 2 * kernel.mr + 3, 2 * 64 + kernel.mr + 1] {
             for n in 1..=kernel.nr {
                 // The dot walks end in a whole step or a short one, up to the
                 // deepest call they walk (64); 65 goes to the indirect entry.
                 for k in [1usize, 16, 17, 63, 64, 65] {
                     for (a_gap, c_gap) in [(0, 0), (3, 1)] {
-                        seq += 1;
-                        for placement in PLACEMENTS {
-                            cases += 1;
-                            check_strided_rows(kernel, strided, oracle, (m, n, k), (a_gap, c_gap), placement, seq);
+                        for a_cold in [A_WARM, A_COLD, A_STREAMED] {
+                            seq += 1;
+                            for placement in PLACEMENTS {
+                                cases += 1;
+                                let layout = (a_gap, c_gap, a_cold);
+                                check_strided_rows(kernel, strided, oracle, (m, n, k), layout, placement, seq);
+                            }
                         }
                     }
                 }
@@ -484,7 +489,7 @@ fn check_strided_rows(
     strided: pointwise::kernels::abi::StridedFn,
     oracle: KernelFn,
     (m, n, k): (usize, usize, usize),
-    (a_gap, c_gap): (usize, usize),
+    (a_gap, c_gap, a_cold): (usize, usize, u32),
     placement: Placement,
     seq: usize,
 ) {
@@ -504,7 +509,6 @@ fn check_strided_rows(
     let bias = Guarded::new(panels * nr, placement, |_| rng.f32());
     let bias_ptr = if seq.is_multiple_of(2) { bias.as_slice().as_ptr() } else { core::ptr::null() };
     let (clamp_min, clamp_max) = if seq % 5 == 2 { (-0.5, 0.25) } else { (f32::NEG_INFINITY, f32::INFINITY) };
-    let a_cold = [A_WARM, A_COLD, A_STREAMED][seq % 3];
     let new_output = || Guarded::new((m - 1) * c_stride + n, placement, |j| j as f32 * 0.125);
 
     let mut got = new_output();

@@ -3,7 +3,8 @@
 //! A micro-kernel computes `m` pixels (rows) by `n` output channels (columns):
 //! `n` spans one or more `NR`-wide panels, and `m` one or more row tiles of at
 //! most `MR` rows (as few as can be, of even sizes: see [`row_tiles`]; the
-//! dot-product kernels' walks take whole `MR`-row tiles first):
+//! dot-product kernels' walks take whole tiles first, of `MR` rows or, for
+//! streamed activations, of fewer):
 //!
 //! ```text
 //! C[i][j] = clamp( acc[i][j] (+ C[i][j] if accumulate) (+ bias[j]) (+ R[i][j]), min, max )

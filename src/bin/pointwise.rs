@@ -416,7 +416,10 @@ fn layer_bytes(layer: &Layer) -> f64 {
 /// tenants' use of it changes from one second to the next. On Zen 4 (32 MiB
 /// of L3, shared), a read of unet.head's 17 MB ran at 63-68 GB/s measured
 /// apart from the layer, against 81-98 for the 8 MiB that stands for L3, and
-/// the layer itself read faster than the first in some runs.
+/// the layer itself read faster than the first in some runs. The read covers
+/// the buffers as laid out (with NCHWc padding, or the pixels a stride
+/// skips), which may be more bytes than [`layer_bytes`] counts; its rate is
+/// applied to the latter.
 fn roofline(layer: &Layer, peak: f64, gbps: f64) -> f64 {
     peak.min(layer.flops() / (layer_bytes(layer) / (gbps * 1e9)) / 1e9)
 }

@@ -688,8 +688,9 @@ pub unsafe fn f32_pw_6x2__avx2_fma(t: &TileArgs) {
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn f32_pw_6x2__avx2_fma_strided(s: &StridedArgs) {
     // SAFETY: forwarded contract; the target features are enabled on this
-    // function and on the indirect entry point; the walk returns a multiple
-    // of MR no larger than m, so the rows it leaves are walked..m.
+    // function and on the indirect entry point; the walk returns how many
+    // rows it computed, whole tiles and at most m, so the rows it leaves are
+    // walked..m.
     unsafe {
         let walked = super::dot::dot_walk_strided::<Ymm, 6, 6>(s);
         run_strided_as_indirect(s, walked, f32_pw_6x2__avx2_fma);

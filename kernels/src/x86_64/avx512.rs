@@ -760,8 +760,9 @@ pub unsafe fn f32_pw_8x2__avx512f(t: &TileArgs) {
 #[target_feature(enable = "avx512f")]
 pub unsafe fn f32_pw_8x2__avx512f_strided(s: &StridedArgs) {
     // SAFETY: forwarded contract; the target features are enabled on this
-    // function and on the indirect entry point; the walk returns a multiple
-    // of MR no larger than m, so the rows it leaves are walked..m.
+    // function and on the indirect entry point; the walk returns how many
+    // rows it computed, whole tiles and at most m, so the rows it leaves are
+    // walked..m.
     unsafe {
         let walked = super::dot::dot_walk_strided::<Zmm, 8, 4>(s);
         run_strided_as_indirect(s, walked, f32_pw_8x2__avx512f);

@@ -65,12 +65,13 @@ pub(crate) unsafe trait DotLanes: Lanes {
 /// it does not take `t`: see [`dot_walks`]). The caller computes the rest,
 /// fewer than `MR` rows.
 ///
+/// `0 < STREAMED_MR <= MR` (checked at compile time).
+///
 /// # Safety
-/// The ABI contract for `NR = 2`; the CPU has the ISA of `L`;
-/// `STREAMED_MR <= MR`.
+/// The ABI contract for `NR = 2`; the CPU has the ISA of `L`.
 #[inline(always)]
 pub(crate) unsafe fn dot_walk_rows<L: DotLanes, const MR: usize, const STREAMED_MR: usize>(t: &TileArgs) -> usize {
-    if !dot_walks(t, STREAMED_MR.min(MR)) {
+    if !dot_walks(t, STREAMED_MR) {
         return 0;
     }
     let call = DotCall {
@@ -89,13 +90,12 @@ pub(crate) unsafe fn dot_walk_rows<L: DotLanes, const MR: usize, const STREAMED_
 /// computed from the strides.
 ///
 /// # Safety
-/// The contract of `s` for `NR = 2`; the CPU has the ISA of `L`;
-/// `STREAMED_MR <= MR`.
+/// The contract of `s` for `NR = 2`; the CPU has the ISA of `L`.
 #[inline(always)]
 pub(crate) unsafe fn dot_walk_strided<L: DotLanes, const MR: usize, const STREAMED_MR: usize>(
     s: &StridedArgs,
 ) -> usize {
-    if s.m < STREAMED_MR.min(MR) || !(1..=DOT_WALK_DEPTH).contains(&s.k) || s.n != 2 {
+    if s.m < STREAMED_MR || !(1..=DOT_WALK_DEPTH).contains(&s.k) || s.n != 2 {
         return 0;
     }
     let call = DotCall {
@@ -189,12 +189,15 @@ impl DotRows for StridedRows {
 /// # Safety
 /// The contract of the call that `call` and `rows` describe, for `NR = 2`,
 /// with `1 <= k <= DOT_WALK_DEPTH`, two adjacent output columns, no residual
-/// and no accumulate; the CPU has the ISA of `L`; `STREAMED_MR <= MR`.
+/// and no accumulate; the CPU has the ISA of `L`.
 #[inline(always)]
 unsafe fn dot_walk_call<L: DotLanes, const MR: usize, const STREAMED_MR: usize, R: DotRows>(
     call: &DotCall,
     rows: &R,
 ) -> usize {
+    // A tile of 0 rows would never end; the leftover rows, fewer than a
+    // tile, go to the callers' per-tile code, written for fewer than MR.
+    const { assert!(0 < STREAMED_MR && STREAMED_MR <= MR) };
     // Each instance of `dot_walk` has its k steps unrolled; the guards are
     // constants that drop the instances deeper than `DOT_WALK_DEPTH`.
     // SAFETY: forwarded; each arm's STEPS covers k.
@@ -219,11 +222,12 @@ unsafe fn dot_walk_call<L: DotLanes, const MR: usize, const STREAMED_MR: usize, 
 /// row's lanes are folded alone).
 ///
 /// The 8x2 AVX-512 kernel streams in tiles of 4 rows: unet.head (K = 64) at
-/// 256x256 pixels (16 MiB of input, from L3), builds alternated six times in
-/// one process each (Zen 4): 8 rows 35-42 GFLOP/s, 4 rows 43-50, as fast as
-/// the 6x2 AVX2 kernel beside it (37-50 in the same processes); 2 rows did
-/// no better than 4. At 128x128 (4 MiB) the two moved within the noise, and
-/// in L2 (32x32) 8 rows stay well ahead: 78 against 64.
+/// 256x256 pixels (16 MiB of input, from L3), Zen 4. Trying tile rows, one
+/// build per choice, six processes each: 8 rows 35-42 GFLOP/s, 4 rows 43-50,
+/// 2 rows 41-48. The change itself, builds alternated five times: 21-36 to
+/// 38-46, ahead of the 6x2 AVX2 kernel timed in the same processes (where 8
+/// rows had trailed it). At 128x128 (4 MiB) the two moved within the noise,
+/// and in L2 (32x32) 8 rows stay well ahead: 78 against 64.
 ///
 /// # Safety
 /// As for [`dot_walk`].

@@ -25,7 +25,8 @@ use crate::abi::{row_pointers_at, TileArgs};
 /// better than 32; nor did fetching the next row tile's residual into L2.
 ///
 /// What bias + residual + ReLU cost over bias + ReLU, Zen 4, the variants
-/// timed in turn in one process, without and with the prefetch:
+/// timed in turn in one process, without and with the prefetch (runs apart
+/// from the README's, which time against the plain layer):
 /// * 12x32 AVX-512: s2.reduce +6.3-17.3% and +3.5-12.1%, s3.expand +9.0-19.5%
 ///   and +4.4-7.0%, s4.expand +4.8-9.1% and +3.2-5.4% (three runs);
 ///   s2.expand (K = 64) +22-31% and +8.5-9.7% (two runs);
