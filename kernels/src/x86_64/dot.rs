@@ -223,8 +223,8 @@ unsafe fn dot_walk_call<L: DotLanes, const MR: usize, const STREAMED_MR: usize, 
 ///
 /// The 8x2 AVX-512 kernel streams in tiles of 4 rows: unet.head (K = 64) at
 /// 256x256 pixels (16 MiB of input, from L3), Zen 4. Trying tile rows, one
-/// build per choice, six processes each: 8 rows 35-42 GFLOP/s, 4 rows 43-50,
-/// 2 rows 41-48. The change itself, builds alternated five times: 21-36 to
+/// build per choice, three to six processes each: 8 rows 35-42 GFLOP/s, 4
+/// rows 43-50, 2 rows 41-48. The change itself, builds alternated five times: 21-36 to
 /// 38-46, ahead of the 6x2 AVX2 kernel timed in the same processes (where 8
 /// rows had trailed it). At 128x128 (4 MiB) the two moved within the noise,
 /// and in L2 (32x32) 8 rows stay well ahead: 78 against 64.
