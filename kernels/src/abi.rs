@@ -543,6 +543,23 @@ unsafe fn each_panel_from(t: &TileArgs, nr: usize, first: usize, mut tile: impl 
     }
 }
 
+/// How many panels of `nr` columns a one-row tile (`t.m == 1`) should group
+/// for [`for_each_panel_group`], 4 or 3: whichever leaves fewer panels over,
+/// since each panel left over runs alone, on one or two FMA chains (4 on a
+/// tie: more chains side by side). squeeze-excitation's 240 columns are 15
+/// panels of 16: in groups of 4, three were left over, and the 6x16 AVX2
+/// kernel ran se.reduce at 77-80% of its roofline; in groups of 3, at 83-89%
+/// (Zen 4, the CLI's in-round roofline, builds alternated three times).
+#[inline(always)]
+pub fn panel_group_size(t: &TileArgs, nr: usize) -> usize {
+    let panels = t.n.div_ceil(nr);
+    if panels % 3 < panels % 4 {
+        3
+    } else {
+        4
+    }
+}
+
 /// Walks a one-row tile (`m == 1`) whose columns span several panels, `P`
 /// panels at a time: `group` gets each full group of `P` panels, each as a
 /// tile of its own (see [`panel_tile`]), and `one_panel` each panel left

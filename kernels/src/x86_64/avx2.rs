@@ -260,7 +260,10 @@ pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
     // function.
     unsafe {
         if t.m == 1 {
-            gemv::<4, 2>(t, panel_6x16);
+            match crate::abi::panel_group_size(t, 16) {
+                3 => gemv::<3, 2>(t, panel_6x16),
+                _ => gemv::<4, 2>(t, panel_6x16),
+            }
         } else if t.n > 16 && crate::abi::walks_panels(t, 16) {
             walk_6x16(t);
         } else {

@@ -271,7 +271,10 @@ pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
     // SAFETY: forwarded contract; the target features are enabled here.
     unsafe {
         if t.m == 1 {
-            gemv::<4, 2>(t, panel_12x32);
+            match crate::abi::panel_group_size(t, 32) {
+                3 => gemv::<3, 2>(t, panel_12x32),
+                _ => gemv::<4, 2>(t, panel_12x32),
+            }
         } else if t.n > 32 && crate::abi::walks_panels(t, 32) {
             walk_12x32(t);
         } else {
@@ -520,7 +523,10 @@ pub unsafe fn f32_pw_12x16__avx512f(t: &TileArgs) {
     // SAFETY: forwarded contract; the target features are enabled here.
     unsafe {
         if t.m == 1 {
-            gemv::<4, 1>(t, panel_12x16);
+            match crate::abi::panel_group_size(t, 16) {
+                3 => gemv::<3, 1>(t, panel_12x16),
+                _ => gemv::<4, 1>(t, panel_12x16),
+            }
         } else {
             for_each_panel(t, 16, |panel| panel_12x16(panel));
         }
