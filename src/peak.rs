@@ -73,14 +73,13 @@ fn probe(isa: Isa, iterations: usize) -> f32 {
 pub fn measure_read_gbps(bytes: usize) -> f64 {
     let floats = (bytes / 4).max(1024);
     let buffer = vec![1.0f32; floats];
-    let isa = dispatch::detected_isa();
     let passes = (256 << 20) / (floats * 4) + 2;
     let mut best = 0.0f64;
     for _ in 0..3 {
         let start = Instant::now();
         let mut total = 0.0f32;
         for _ in 0..passes {
-            total += read(isa, &buffer);
+            total += read_sum(&buffer);
         }
         let seconds = start.elapsed().as_secs_f64();
         std::hint::black_box(total);
@@ -98,13 +97,12 @@ pub fn read_sum(values: &[f32]) -> f32 {
     read(*ISA.get_or_init(dispatch::detected_isa), values)
 }
 
-/// The sum of `values` through the read probe of `isa`, which must be one
-/// that [`dispatch::detected_isa`] can return (compiled in, and on this CPU)
-/// or scalar.
+/// The sum of `values` through the read probe of `isa`, which must be
+/// available (compiled in, and on this CPU: [`dispatch::is_available`]).
 fn read(isa: Isa, values: &[f32]) -> f32 {
     match isa {
         #[cfg(pw_avx2)]
-        // SAFETY: detected_isa only names ISAs this CPU has.
+        // SAFETY: the caller passes an ISA this CPU has.
         Isa::Avx2 => unsafe { peak::read_avx2(values) },
         #[cfg(pw_avx512)]
         // SAFETY: as above.

@@ -376,6 +376,26 @@ struct Variant {
     accumulate: bool,
 }
 
+/// Weight panels for `n` columns of depth `k` in panels of `nr`: `k·nr`
+/// floats each, `stride` apart as `pack` lays them out (64-byte aligned: the
+/// stride is a multiple of 16 floats, and so is where the mapping puts them),
+/// the columns past `n` zero; guarded like the rows, and so is the bias
+/// (`nr` floats per panel). Returns the panels, the stride and the bias.
+fn guarded_panels(nr: usize, n: usize, k: usize, placement: Placement, rng: &mut Rng) -> (Guarded, usize, Guarded) {
+    let panels = n.div_ceil(nr);
+    let stride = (k * nr).next_multiple_of(16);
+    let panel = Guarded::new(panels * stride, placement, |i| {
+        let (p, at) = (i / stride, i % stride);
+        if at < k * nr && p * nr + at % nr < n {
+            rng.f32()
+        } else {
+            0.0
+        }
+    });
+    let bias = Guarded::new(panels * nr, placement, |_| rng.f32());
+    (panel, stride, bias)
+}
+
 fn check_kernel_rows(
     kernel: &pointwise::kernels::Kernel,
     oracle: KernelFn,
@@ -388,21 +408,7 @@ fn check_kernel_rows(
     let span = |s: &Strides, count: usize| if count == 0 { 0 } else { s.offset(count - 1) + 1 };
     let a: Vec<Guarded> = (0..m).map(|_| Guarded::new(span(&a_k, k), placement, |_| rng.f32())).collect();
     let r: Vec<Guarded> = (0..m).map(|_| Guarded::new(span(&c_cols, n), placement, |_| rng.f32())).collect();
-    // Panels of k·NR floats, `stride` apart as `pack` lays them out (64-byte
-    // aligned: the stride is a multiple of 16 floats, and so is where the
-    // mapping puts them), the columns past n zero; guarded like the rows, and
-    // so is the bias.
-    let (nr, panels) = (kernel.nr, n.div_ceil(kernel.nr));
-    let stride = (k * nr).next_multiple_of(16);
-    let panel = Guarded::new(panels * stride, placement, |i| {
-        let (p, at) = (i / stride, i % stride);
-        if at < k * nr && p * nr + at % nr < n {
-            rng.f32()
-        } else {
-            0.0
-        }
-    });
-    let bias = Guarded::new(panels * nr, placement, |_| rng.f32());
+    let (panel, stride, bias) = guarded_panels(kernel.nr, n, k, placement, &mut rng);
     let run = |f: KernelFn| -> Vec<Vec<f32>> {
         let mut c: Vec<Guarded> =
             (0..m).map(|i| Guarded::new(span(&c_cols, n), placement, |j| (i + j) as f32 * 0.125)).collect();
@@ -496,17 +502,7 @@ fn check_strided_rows(
     let mut rng = Rng::new(seq as u64);
     let (a_stride, c_stride) = (k + a_gap, n + c_gap);
     let a = Guarded::new((m - 1) * a_stride + k, placement, |_| rng.f32());
-    let (nr, panels) = (kernel.nr, n.div_ceil(kernel.nr));
-    let stride = (k * nr).next_multiple_of(16);
-    let panel = Guarded::new(panels * stride, placement, |i| {
-        let (p, at) = (i / stride, i % stride);
-        if at < k * nr && p * nr + at % nr < n {
-            rng.f32()
-        } else {
-            0.0
-        }
-    });
-    let bias = Guarded::new(panels * nr, placement, |_| rng.f32());
+    let (panel, stride, bias) = guarded_panels(kernel.nr, n, k, placement, &mut rng);
     let bias_ptr = if seq.is_multiple_of(2) { bias.as_slice().as_ptr() } else { core::ptr::null() };
     let (clamp_min, clamp_max) = if seq % 5 == 2 { (-0.5, 0.25) } else { (f32::NEG_INFINITY, f32::INFINITY) };
     let new_output = || Guarded::new((m - 1) * c_stride + n, placement, |j| j as f32 * 0.125);

@@ -260,10 +260,7 @@ pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
     // function.
     unsafe {
         if t.m == 1 {
-            match crate::abi::panel_group_size(t, 16) {
-                3 => gemv::<3, 2>(t, panel_6x16),
-                _ => gemv::<4, 2>(t, panel_6x16),
-            }
+            gemv::<2>(t, panel_6x16);
         } else if t.n > 16 && crate::abi::walks_panels(t, 16) {
             walk_6x16(t);
         } else {
@@ -429,6 +426,23 @@ unsafe fn panel_6x16(t: &TileArgs) {
     }
 }
 
+/// One row (M = 1) across panels of `V·8` columns, in groups of 4
+/// or 3 ([`crate::abi::panel_group_size`]): [`gemv_groups`].
+///
+/// # Safety
+/// As for [`gemv_groups`].
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn gemv<const V: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
+    // SAFETY: forwarded.
+    unsafe {
+        match crate::abi::panel_group_size(t, V * LANES) {
+            3 => gemv_groups::<3, V>(t, one_panel),
+            _ => gemv_groups::<4, V>(t, one_panel),
+        }
+    }
+}
+
 /// One row (M = 1: classifier, squeeze-excitation) across `P` panels of
 /// `V·8` columns at a time. A one-row tile has only `V` accumulators, one
 /// dependent FMA chain each: 2 chains of 4-cycle FMAs ran the 6x16 kernel at
@@ -442,7 +456,7 @@ unsafe fn panel_6x16(t: &TileArgs) {
 /// for one panel; the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn gemv<const P: usize, const V: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
+unsafe fn gemv_groups<const P: usize, const V: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
     let group = |tiles: &[TileArgs; P]| {
         let mut acc = [[_mm256_setzero_ps(); V]; P];
         for (acc_panel, tile) in acc.iter_mut().zip(tiles) {

@@ -271,10 +271,7 @@ pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
     // SAFETY: forwarded contract; the target features are enabled here.
     unsafe {
         if t.m == 1 {
-            match crate::abi::panel_group_size(t, 32) {
-                3 => gemv::<3, 2>(t, panel_12x32),
-                _ => gemv::<4, 2>(t, panel_12x32),
-            }
+            gemv::<2>(t, panel_12x32);
         } else if t.n > 32 && crate::abi::walks_panels(t, 32) {
             walk_12x32(t);
         } else {
@@ -427,8 +424,25 @@ unsafe fn panel_12x32(t: &TileArgs) {
     }
 }
 
+/// One row (M = 1) across panels of `V·16` columns, in groups of 4
+/// or 3 ([`crate::abi::panel_group_size`]): [`gemv_groups`].
+///
+/// # Safety
+/// As for [`gemv_groups`].
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn gemv<const V: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
+    // SAFETY: forwarded.
+    unsafe {
+        match crate::abi::panel_group_size(t, V * LANES) {
+            3 => gemv_groups::<3, V>(t, one_panel),
+            _ => gemv_groups::<4, V>(t, one_panel),
+        }
+    }
+}
+
 /// One row (M = 1: classifier, squeeze-excitation) across `P` panels of
-/// `V·16` columns at a time: the AVX-512 twin of the AVX2 `gemv`. A one-row
+/// `V·16` columns at a time: the AVX-512 twin of the AVX2 `gemv_groups`. A one-row
 /// tile has only `V` dependent FMA chains; `P` panels give `P·V`. Each column
 /// still gets its bias and then one FMA per depth in order, so the results are
 /// bitwise those of [`tile`]; panels left over go to `one_panel`.
@@ -438,7 +452,7 @@ unsafe fn panel_12x32(t: &TileArgs) {
 /// for one panel; the CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn gemv<const P: usize, const V: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
+unsafe fn gemv_groups<const P: usize, const V: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
     let group = |tiles: &[TileArgs; P]| {
         let mut acc = [[_mm512_setzero_ps(); V]; P];
         for (acc_panel, tile) in acc.iter_mut().zip(tiles) {
@@ -523,10 +537,7 @@ pub unsafe fn f32_pw_12x16__avx512f(t: &TileArgs) {
     // SAFETY: forwarded contract; the target features are enabled here.
     unsafe {
         if t.m == 1 {
-            match crate::abi::panel_group_size(t, 16) {
-                3 => gemv::<3, 1>(t, panel_12x16),
-                _ => gemv::<4, 1>(t, panel_12x16),
-            }
+            gemv::<1>(t, panel_12x16);
         } else {
             for_each_panel(t, 16, |panel| panel_12x16(panel));
         }
