@@ -10,7 +10,7 @@ struct Tile {
     mr: usize,
     nr: usize,
     panels_walk_depth: usize,
-    strided: bool,
+    strided_depth: usize,
 }
 
 /// (isa column, `Isa` variant, module path, cfg that compiles the module)
@@ -30,21 +30,14 @@ fn main() {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|line| {
             let f: Vec<&str> = line.split(',').map(str::trim).collect();
-            assert_eq!(f.len(), 6, "tiles.csv: expected name,isa,mr,nr,panels_walk_depth,strided in {line:?}");
+            assert_eq!(f.len(), 6, "tiles.csv: expected name,isa,mr,nr,panels_walk_depth,strided_depth in {line:?}");
             let tile = Tile {
                 name: f[0].to_string(),
                 isa: f[1].to_string(),
                 mr: f[2].parse().expect("tiles.csv: mr is a number"),
                 nr: f[3].parse().expect("tiles.csv: nr is a number"),
-                panels_walk_depth: match f[4] {
-                    "any" => usize::MAX,
-                    depth => depth.parse().expect("tiles.csv: panels_walk_depth is a number or `any`"),
-                },
-                strided: match f[5] {
-                    "yes" => true,
-                    "no" => false,
-                    other => panic!("tiles.csv: strided is `yes` or `no`, not {other:?}"),
-                },
+                panels_walk_depth: depth(f[4], "panels_walk_depth"),
+                strided_depth: depth(f[5], "strided_depth"),
             };
             assert!(ISAS.iter().any(|i| i.0 == tile.isa), "tiles.csv: unknown isa {}", tile.isa);
             assert!(tile.mr >= 1 && tile.nr >= 1, "tiles.csv: empty tile in {line:?}");
@@ -68,16 +61,15 @@ fn main() {
         writeln!(
             out,
             "    #[cfg({cfg})]\n    Kernel {{ name: \"{name}\", isa: Isa::{variant}, mr: {mr}, nr: {nr}, \
-             panels_walk_depth: {depth}, run: {module}::{name}, run_strided: {strided} }},",
+             panels_walk_depth: {walk_depth}, run: {module}::{name}, run_strided: {strided}, \
+             strided_depth: {strided_depth} }},",
             name = t.name,
-            strided = if t.strided { format!("Some({module}::{}_strided)", t.name) } else { "None".to_string() },
+            strided =
+                if t.strided_depth > 0 { format!("Some({module}::{}_strided)", t.name) } else { "None".to_string() },
             mr = t.mr,
             nr = t.nr,
-            depth = if t.panels_walk_depth == usize::MAX {
-                "usize::MAX".to_string()
-            } else {
-                t.panels_walk_depth.to_string()
-            }
+            walk_depth = depth_literal(t.panels_walk_depth),
+            strided_depth = depth_literal(t.strided_depth),
         )
         .unwrap();
     }
@@ -93,4 +85,21 @@ fn main() {
     out.push_str("        _ => None,\n    }\n}\n");
     let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("registry.rs");
     fs::write(dest, out).unwrap();
+}
+
+/// A depth column of the table: a number, or `any` (`usize::MAX`).
+fn depth(field: &str, column: &str) -> usize {
+    match field {
+        "any" => usize::MAX,
+        depth => depth.parse().unwrap_or_else(|_| panic!("tiles.csv: {column} is a number or `any`, not {depth:?}")),
+    }
+}
+
+/// `depth` as Rust source.
+fn depth_literal(depth: usize) -> String {
+    if depth == usize::MAX {
+        "usize::MAX".to_string()
+    } else {
+        depth.to_string()
+    }
 }

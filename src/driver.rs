@@ -64,7 +64,11 @@ const MAX_BLOCK_ROWS: usize = 240;
 /// then runs in blocks of 2048 pixels (512 KiB of input) rather than 240,
 /// each one call of the kernel. Builds alternated eight times (Zen 4,
 /// medians): AVX-512 74 to 80 GFLOP/s at 32x32 and 64x64 pixels, 42 to 45
-/// at 256x256; AVX2 61-63 to 66-69 and 49 to 53.
+/// at 256x256; AVX2 61-63 to 66-69 and 49 to 53. The general kernels'
+/// strided walk, against blocks of 240 rows (the two timed in turn in one
+/// process, two runs, Zen 4): mobilenetv2.b1.project (K = 32) from 112 to
+/// 115 GFLOP/s with AVX-512 kernels and 107-110 to 111-113 with AVX2,
+/// b2.expand (K = 16) +1%.
 const MAX_STRIDED_BLOCK_ROWS: usize = 240 * 16;
 /// Bytes of activations a block aims to keep in L2: half of this core's L2,
 /// so that a weight panel streaming past fits beside them. On 7x7 and 14x14
@@ -130,18 +134,20 @@ impl Call<'_> {
     /// before the kernels read them, if it does (see `run_block`).
     fn gather(&self, panels: usize) -> Option<Gather> {
         let (_, a_k) = self.input.2.channels_from(self.input.1.channel_offset);
-        let row_step_bytes = 4 * self.input.2.pixel * self.desc.stride[1];
         if a_k.block == 1 {
             Some(Gather::Planar)
-        } else if self.kernel.mr > L1_WAYS
-            && a_k.block == 0
-            && row_step_bytes.is_multiple_of(4096)
-            && panels >= GATHER_MIN_PANELS
-        {
+        } else if a_k.block == 0 && self.rows_alias_in_l1() && panels >= GATHER_MIN_PANELS {
             Some(Gather::Contiguous)
         } else {
             None
         }
+    }
+    /// True when the kernel's tile reads more rows than an L1 set has ways,
+    /// and consecutive rows of the input lie a multiple of 4 KiB apart: the
+    /// same k of every row of a tile then falls in one set (see `run_block`).
+    fn rows_alias_in_l1(&self) -> bool {
+        let row_step_bytes = 4 * self.input.2.pixel * self.desc.stride[1];
+        self.kernel.mr > L1_WAYS && row_step_bytes.is_multiple_of(4096)
     }
     /// The `a_cold` hint of a block's first read of its rows: whether the
     /// activations the call reads are larger than L2, so that they stream
@@ -161,9 +167,17 @@ impl Call<'_> {
     /// The row strides of the input and output, when the kernel has a
     /// strided entry point and the call can take it: each row's channels
     /// contiguous and every pixel a fixed distance from the one before, in
-    /// the input and the output (NHWC at stride 1), without residual.
+    /// the input and the output (NHWC at stride 1), without residual; and
+    /// the driver's policy takes it: a depth up to the kernel's
+    /// `strided_depth`, two pixels or more, rows that do not alias in L1.
     fn strided_rows(&self) -> Option<StridedCall> {
         let run = self.kernel.run_strided?;
+        // Rows that alias in L1 are copied first (`gather`), which only the
+        // indirect entry point can read; a call of one pixel has no rows to
+        // stride over.
+        if self.k() > self.kernel.strided_depth || self.pixels() < 2 || self.rows_alias_in_l1() {
+            return None;
+        }
         let d = &self.out_desc;
         let (in_geometry, out_geometry) = (&self.input.2, &self.out_geometry);
         let contiguous = |g: &Geometry, offset: usize| g.channels_from(offset).1.block == 0;
@@ -405,8 +419,9 @@ struct StridedCall {
 }
 
 /// `run_block` for a call that `Call::strided_rows` accepts: a call of the
-/// kernel's strided entry point per panel; the driver writes no row pointer
-/// arrays (the kernel's strided walk needs none). On
+/// kernel's strided entry point per panel, or per group of panels it walks
+/// (`panel_calls`, as `run_block` cuts them); the driver writes no row
+/// pointer arrays (the kernels' strided walks need none). On
 /// unet.head (K = 64, Cout = 2), writing the arrays was 17% of the time at
 /// 32x32 pixels (perf), about what the FMAs of two rows cost. Without them
 /// (Zen 4, the two builds alternated ten times, medians): AVX-512 64 to 74
@@ -431,11 +446,11 @@ unsafe fn run_block_strided(
     // SAFETY: pixel `first` lies at `first` times the row stride (what
     // `strided_rows` checked), within the validated input.
     let a = unsafe { in_data.as_ptr().add(a_channel + pixels.start * strided.a_row_stride) };
-    for panel in panels.clone() {
+    for (panel, panels_in_call) in panel_calls(call, pixels.len(), panels.clone(), true) {
         let v = view(panel);
         let args = StridedArgs {
             m: pixels.len(),
-            n: ((panel + 1) * nr).min(n) - panel * nr,
+            n: ((panel + panels_in_call).min(panels.end) * nr).min(n) - panel * nr,
             k,
             a,
             a_row_stride: strided.a_row_stride,
@@ -578,28 +593,9 @@ unsafe fn run_block(
     }
 
     let (clamp_min, clamp_max) = call.desc.activation.kernel_clamp();
-    // A block of one pixel (the M = 1 layers: classifier, squeeze-excitation)
-    // hands all its panels to one kernel call, which can then run several
-    // panels' FMA chains side by side. So does a block at a depth the kernel
-    // walks panels at (`Kernel::panels_walk_depth`), when its call can be
-    // walked (`walkable_layout`: contiguous activation rows, output and
-    // residual columns), but for a last panel narrower than a whole one and
-    // not half of one (`walk_granule`), which gets a call of its own. Other
-    // blocks go one panel at a time.
-    let walk = count > 1
-        && k <= kernel.panels_walk_depth
-        && pointwise_kernels::abi::walkable_layout(
-            &a_k,
-            &first_view.c_cols,
-            first_view.residual.as_ref().map(|r| &r.1),
-        );
-    let narrow_last =
-        walk && !n.is_multiple_of(pointwise_kernels::abi::walk_granule(nr)) && panels.end == pack::panels(n, nr);
-    let per_call = if count == 1 || walk { panels.len() - usize::from(narrow_last) } else { 1 };
-    let calls = (panels.start..panels.end - usize::from(narrow_last))
-        .step_by(per_call.max(1))
-        .map(move |panel| (panel, per_call))
-        .chain(narrow_last.then(|| (panels.end - 1, 1)));
+    let walkable =
+        pointwise_kernels::abi::walkable_layout(&a_k, &first_view.c_cols, first_view.residual.as_ref().map(|r| &r.1));
+    let calls = panel_calls(call, count, panels.clone(), walkable);
     let mut at = first_view;
     for (panel, panels_in_call) in calls {
         let v = view(panel);
@@ -660,6 +656,35 @@ unsafe fn run_block(
 
     // SAFETY: forwarded; the kernels wrote these outputs above.
     unsafe { activation_pass(call, out, g, first, count, panels) };
+}
+
+/// The kernel calls of a task of `count` pixels over `panels`, as (first
+/// panel, panels in the call).
+///
+/// A block of one pixel (the M = 1 layers: classifier, squeeze-excitation)
+/// hands all its panels to one kernel call, which can then run several
+/// panels' FMA chains side by side. So does a block at a depth the kernel
+/// walks panels at (`Kernel::panels_walk_depth`), when its call can be
+/// walked (`walkable`: contiguous activation rows, output and residual
+/// columns), but for a last panel narrower than a whole one and not half of
+/// one (`walk_granule`), which gets a call of its own. Other blocks go one
+/// panel at a time.
+fn panel_calls(
+    call: &Call<'_>,
+    count: usize,
+    panels: core::ops::Range<usize>,
+    walkable: bool,
+) -> impl Iterator<Item = (usize, usize)> {
+    let (kernel, nr) = (call.kernel, call.kernel.nr);
+    let walk = count > 1 && call.k() <= kernel.panels_walk_depth && walkable;
+    let narrow_last = walk
+        && !call.n().is_multiple_of(pointwise_kernels::abi::walk_granule(nr))
+        && panels.end == pack::panels(call.n(), nr);
+    let per_call = if count == 1 || walk { panels.len() - usize::from(narrow_last) } else { 1 };
+    (panels.start..panels.end - usize::from(narrow_last))
+        .step_by(per_call.max(1))
+        .map(move |panel| (panel, per_call))
+        .chain(narrow_last.then(|| (panels.end - 1, 1)))
 }
 
 /// The activation that the kernels' clamp does not fuse (sigmoid, ...), over

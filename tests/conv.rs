@@ -186,22 +186,43 @@ fn strided_calls() {
 }
 
 /// The driver takes a kernel's strided entry point exactly where it applies
-/// (NHWC at stride 1, no residual), as `RunInfo::strided` reports: a change
-/// that stopped taking it would pass every result check and show only in the
-/// benchmarks.
+/// (NHWC at stride 1, no residual, two pixels or more, a depth up to the
+/// kernel's `strided_depth`, rows that do not alias in L1), as
+/// `RunInfo::strided` reports: a change that stopped taking it would pass
+/// every result check and show only in the benchmarks.
 #[test]
 fn strided_entry_is_taken_where_it_applies() {
     use pointwise::{Tensor, TensorDesc, TensorMut};
+    // Whether the entry point applies, given the kernel's rows per tile.
+    type Applies = fn(usize) -> bool;
+    let yes: Applies = |_| true;
+    let no: Applies = |_| false;
     for isa in dispatch::available_isas() {
-        let weights = vec![0.5; 2 * 24 * 2];
-        for (conv, input, stride, residual, in_channels) in [
-            (Conv1x1::new(24, 2), Layout::Nhwc, 1, false, 24),
-            (Conv1x1::new(48, 4).with_groups(2), Layout::Nhwc, 1, false, 51),
-            (Conv1x1::new(24, 2), Layout::Nchw, 1, false, 24),
-            (Conv1x1::new(24, 2), Layout::Nchwc(8), 1, false, 24),
-            (Conv1x1::new(24, 2).with_stride(2, 2), Layout::Nhwc, 2, false, 24),
-            (Conv1x1::new(24, 2), Layout::Nhwc, 1, true, 24),
+        let weights = vec![0.5; 300 * 32];
+        for (conv, input, stride, residual, in_channels, size, applies) in [
+            // The dot kernels (two output channels per group).
+            (Conv1x1::new(24, 2), Layout::Nhwc, 1, false, 24, 9, yes),
+            (Conv1x1::new(48, 4).with_groups(2), Layout::Nhwc, 1, false, 51, 9, yes),
+            (Conv1x1::new(300, 2), Layout::Nhwc, 1, false, 300, 9, yes),
+            (Conv1x1::new(24, 2), Layout::Nchw, 1, false, 24, 9, no),
+            (Conv1x1::new(24, 2), Layout::Nchwc(8), 1, false, 24, 9, no),
+            (Conv1x1::new(24, 2).with_stride(2, 2), Layout::Nhwc, 2, false, 24, 9, no),
+            (Conv1x1::new(24, 2), Layout::Nhwc, 1, true, 24, 9, no),
+            // The general kernels, up to K = 256 on x86-64.
+            (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 24, 9, yes),
+            (Conv1x1::new(256, 32), Layout::Nhwc, 1, false, 256, 3, yes),
+            // Deeper than the x86-64 kernels' `strided_depth`.
+            (Conv1x1::new(257, 32), Layout::Nhwc, 1, false, 257, 3, yes),
+            (Conv1x1::new(24, 32), Layout::Nhwc, 1, true, 24, 9, no),
+            // One pixel per image, two in the call (N = 2); a one-pixel
+            // call (N = 1) below.
+            (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 24, 1, yes),
+            // Rows 4 KiB apart: copied first for tiles of more than 8 rows.
+            (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 1024, 3, |mr| mr <= 8),
+            (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 24, 0, no),
         ] {
+            // Size 0 stands for one pixel of one image.
+            let (batch, size) = if size == 0 { (1, 1) } else { (2, size) };
             let packed = conv
                 .pack_for(
                     isa,
@@ -210,10 +231,10 @@ fn strided_entry_is_taken_where_it_applies() {
                     None,
                 )
                 .unwrap();
-            let in_desc =
-                TensorDesc::new(input, 2, 9, 9, in_channels).with_channel_offset(in_channels - conv.in_channels);
-            let out = 9_usize.div_ceil(stride);
-            let out_desc = TensorDesc::nhwc(2, out, out, conv.out_channels);
+            let in_desc = TensorDesc::new(input, batch, size, size, in_channels)
+                .with_channel_offset(in_channels - conv.in_channels);
+            let out = size.div_ceil(stride);
+            let out_desc = TensorDesc::nhwc(batch, out, out, conv.out_channels);
             let data = vec![1.0; in_desc.len().unwrap()];
             let res = vec![1.0; out_desc.len().unwrap()];
             let mut output = vec![0.0; out_desc.len().unwrap()];
@@ -225,20 +246,20 @@ fn strided_entry_is_taken_where_it_applies() {
                     &pointwise::RunOptions::default(),
                 )
                 .unwrap();
-            let has_entry =
-                pointwise::kernels::KERNELS.iter().any(|k| k.name == info.kernel && k.run_strided.is_some());
-            // The x86-64 dot kernels have one; every call here has two
-            // output channels per group.
+            let kernel = pointwise::kernels::KERNELS.iter().find(|k| k.name == info.kernel).unwrap();
+            let has_entry = kernel.run_strided.is_some();
+            // Every x86-64 kernel has one.
             if matches!(isa, pointwise::Isa::Avx2 | pointwise::Isa::Avx512) {
                 assert!(has_entry, "{}: {} has no strided entry point", isa.name(), info.kernel);
             }
-            let applies = input == Layout::Nhwc && stride == 1 && !residual;
+            let deep_enough = conv.in_channels / conv.groups <= kernel.strided_depth;
             assert_eq!(
                 info.strided,
-                has_entry && applies,
-                "{}: {} {input:?} stride {stride} residual {residual}",
+                has_entry && deep_enough && applies(info.mr),
+                "{}: {} K = {} {input:?} stride {stride} residual {residual} in_channels {in_channels} size {size}",
                 isa.name(),
-                info.kernel
+                info.kernel,
+                conv.in_channels
             );
         }
     }

@@ -457,10 +457,11 @@ fn check_kernel_rows(
 /// through its ABI: all activation rows in one guarded mapping and all output
 /// rows in another, each sized exactly to the rows' span (row `m - 1` ends
 /// the mapping), tight and with gaps between the rows; row counts past the
-/// 64-row chunks that the entry point hands to the indirect one, and just
-/// under a tile (which a walk of fewer rows takes when the activations
-/// stream), at every `a_cold` hint. Checked against the scalar oracle of the
-/// kernel's tile shape.
+/// 240-row chunks in which the entry point hands rows to the indirect one,
+/// and just under a tile (which a walk of fewer rows takes when the
+/// activations stream), at every `a_cold` hint; depths and column counts on
+/// both sides of what the walks take. Checked against the scalar oracle of
+/// the kernel's tile shape.
 #[test]
 fn strided_rows_against_guard_pages() {
     let mut cases = 0;
@@ -468,11 +469,21 @@ fn strided_rows_against_guard_pages() {
         let Some(strided) = kernel.run_strided else { continue };
         let oracle = pointwise::kernels::scalar_oracle(kernel.mr, kernel.nr).unwrap();
         let mut seq = 0usize;
-        for m in [1, kernel.mr - 1, kernel.mr, 2 * kernel.mr + 3, 2 * 64 + kernel.mr + 1] {
-            for n in 1..=kernel.nr {
+        // Every column count of the dot kernels; around the vectors of 8
+        // and 16 of the others, whose walk takes whole vectors only.
+        let mut columns: Vec<usize> = if kernel.nr <= 8 {
+            (1..=kernel.nr).collect()
+        } else {
+            [1, 7, 8, 9, 15, 16, 17, kernel.nr - 1, kernel.nr].into_iter().filter(|&n| n <= kernel.nr).collect()
+        };
+        columns.sort_unstable();
+        columns.dedup();
+        for m in [1, kernel.mr - 1, kernel.mr, 2 * kernel.mr + 3, 2 * 240 + kernel.mr + 1] {
+            for &n in &columns {
                 // The dot walks end in a whole step or a short one, up to the
-                // deepest call they walk (64); 65 goes to the indirect entry.
-                for k in [1usize, 16, 17, 63, 64, 65] {
+                // deepest call they walk (64); 65 goes to the indirect entry,
+                // as 257 does from the general kernels' walk.
+                for k in [1usize, 16, 17, 63, 64, 65, 256, 257] {
                     for (a_gap, c_gap) in [(0, 0), (3, 1)] {
                         for a_cold in [A_WARM, A_COLD, A_STREAMED] {
                             seq += 1;

@@ -41,7 +41,8 @@
 //! whose rows are evenly spaced, with contiguous channels and no residual (NHWC
 //! at stride 1), row `i` of A and of C is found by a multiplication rather than
 //! read from an array. The caller then builds no row pointer arrays, the per-row
-//! work a layer of two output channels otherwise pays beside its few FMAs.
+//! work that a narrow layer (two output channels, or a depth of 16-32) pays
+//! beside its few FMAs.
 //!
 //! # Contract
 //! The caller guarantees, and the kernel relies on, the following:
@@ -287,12 +288,15 @@ pub struct StridedArgs {
 pub type StridedFn = unsafe fn(&StridedArgs);
 
 /// Rows up to which [`run_strided_as_indirect`] builds row pointer arrays on
-/// the stack, per call of the indirect entry point.
-const STRIDED_CHUNK_ROWS: usize = 64;
+/// the stack, per call of the indirect entry point: a multiple of every tile
+/// height of the kernels that have a strided entry point (6, 8, 12), so that
+/// a whole chunk has no short tile, as the driver's blocks are.
+const STRIDED_CHUNK_ROWS: usize = 240;
 
 /// Runs rows `first..s.m` of a strided call through the indirect entry point
-/// `run` of the same kernel: the rows a strided entry point leaves to it, in
-/// calls of up to 64 rows whose row pointers it computes into arrays.
+/// `run` of the same kernel: the rows or the calls a strided entry point
+/// leaves to it, in calls of up to `STRIDED_CHUNK_ROWS` rows whose row
+/// pointers it computes into arrays.
 ///
 /// # Safety
 /// The contract of `s` for `run`'s kernel; `first <= s.m`.
@@ -715,6 +719,13 @@ pub struct Kernel {
     /// The strided entry point, for kernels that have one (see
     /// [`StridedArgs`]).
     pub run_strided: Option<StridedFn>,
+    /// At depths `k` up to this (0 for a kernel without a strided entry
+    /// point; `usize::MAX`, written `any` in the tile table: always), the
+    /// driver takes [`run_strided`](Kernel::run_strided) for the calls that
+    /// [`StridedArgs`] can describe. Like `panels_walk_depth`, the driver's
+    /// policy, not part of the contract: the strided entry point computes
+    /// any call it is given.
+    pub strided_depth: usize,
 }
 
 impl PartialEq for Kernel {

@@ -26,6 +26,10 @@
 /// tile after it (`$tile::<M, $v>(tile, next)`, see [`abi::NextRows`]), for
 /// kernels that prefetch them.
 ///
+/// With a last argument `strided`, the first is a strided call
+/// (`&StridedArgs`), and each instance gets one of its row tiles as an
+/// `x86_64::walk::StridedTile` (x86-64 only).
+///
 /// The row loop is written out here, around the dispatch, with one call site
 /// per instance. Two other shapes measured slower on the narrow MobileNetV2
 /// layers (AVX-512, Zen 4): a loop through a closure, or a second call site
@@ -46,6 +50,18 @@ macro_rules! per_row_count {
     ($t:expr, $tile:ident::<_ $(, $g:tt)*>, [$($m:literal),*], $mr:literal, with_next_rows) => {{
         per_row_count!(@check [$($m),*], $mr);
         per_row_count!(@walk $t, $mr, |rows, next| per_row_count!(@match rows, $tile, ($($g),*), [$($m),*], $mr, (next)))
+    }};
+    // The row tiles of a strided call (`&StridedArgs`), cut as `row_tiles`
+    // cuts them, each a `walk::StridedTile` given to the instance for its
+    // row count.
+    ($s:expr, $tile:ident::<_ $(, $g:tt)*>, [$($m:literal),*], $mr:literal, strided) => {{
+        per_row_count!(@check [$($m),*], $mr);
+        let s: &$crate::abi::StridedArgs = $s;
+        let call = $crate::x86_64::walk::WalkCall::of_strided(s);
+        for (first, count) in $crate::abi::row_tiles(s.m, $mr) {
+            let tile = &$crate::x86_64::walk::StridedTile::of(&call, s, first, count);
+            per_row_count!(@match tile, $tile, ($($g),*), [$($m),*], $mr, ());
+        }
     }};
     (@check [$($m:literal),*], $mr:literal) => {
         const {

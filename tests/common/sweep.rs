@@ -368,12 +368,14 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
             case += 1;
         }
     }
-    // A strided entry point hands the rows its walk leaves to the indirect
-    // one in calls of up to 64 rows: calls of more than two such chunks, at a
-    // depth the walk takes and one it does not.
+    // A strided entry point hands the rows or the calls its walk leaves to
+    // the indirect one in calls of up to 240 rows (`STRIDED_CHUNK_ROWS`):
+    // calls of more than two such chunks, at depths the walks take and
+    // deeper, on columns that the dot walk takes (2), and that the general
+    // kernels' walk takes (whole vectors: NR) or leaves (1 column).
     if kernel.run_strided.is_some() {
-        for (n, k) in [(1, 17), (2, 17), (2, 65)] {
-            tally.record(run_variant(kernel, oracle, 2 * 64 + mr + 1, n, k, case, plain_variant(case)));
+        for (n, k) in [(1, 17), (2, 17), (2, 65), (nr, 17), (nr, 257)] {
+            tally.record(run_variant(kernel, oracle, 2 * 240 + mr + 1, n, k, case, plain_variant(case)));
             case += 1;
         }
     }

@@ -10,7 +10,7 @@
 
 use core::arch::x86_64::*;
 
-use super::walk::Lanes;
+use super::walk::{walk_strided_tile, walks_strided, Lanes};
 
 use crate::abi::{
     bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range,
@@ -269,6 +269,26 @@ pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
     }
 }
 
+/// The strided entry point of [`f32_pw_6x16__avx2_fma`] ([`StridedArgs`]):
+/// the panel walk of each row tile, its rows' addresses computed from the
+/// strides, where `walk::walks_strided` takes the call; the indirect entry point
+/// otherwise.
+///
+/// # Safety
+/// The contract of `s` for `MR = 6`, `NR = 16`; the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn f32_pw_6x16__avx2_fma_strided(s: &StridedArgs) {
+    // SAFETY: forwarded contract (m <= MR for each instance, n a multiple of
+    // 8 where the walk takes the call).
+    unsafe {
+        if walks_strided(s, LANES) {
+            per_row_count!(s, walk_strided_tile::<_, Ymm, 2>, [1, 2, 3, 4, 5], 6, strided)
+        } else {
+            run_strided_as_indirect(s, 0, f32_pw_6x16__avx2_fma)
+        }
+    }
+}
+
 /// One row tile of a call that spans several panels, across all of them and
 /// a last half panel: [`super::walk::walk_tile`] on ymm registers. `PREFETCH`
 /// instances fetch the next tile's rows ([`super::streams_rows`]).
@@ -513,6 +533,26 @@ pub unsafe fn f32_pw_8x8__avx2_fma(t: &TileArgs) {
         for_each_panel(t, 8, |panel| {
             per_row_count!(panel, tile::<_, 1, 1, false>, [1, 2, 3, 4, 5, 6, 7], 8, with_next_rows)
         })
+    }
+}
+
+/// The strided entry point of [`f32_pw_8x8__avx2_fma`] ([`StridedArgs`]):
+/// the panel walk of each row tile (panels of one vector), its rows'
+/// addresses computed from the strides, where `walk::walks_strided` takes the
+/// call; the indirect entry point otherwise.
+///
+/// # Safety
+/// The contract of `s` for `MR = 8`, `NR = 8`; the CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn f32_pw_8x8__avx2_fma_strided(s: &StridedArgs) {
+    // SAFETY: forwarded contract (m <= MR for each instance, n a multiple of
+    // 8 where the walk takes the call).
+    unsafe {
+        if walks_strided(s, LANES) {
+            per_row_count!(s, walk_strided_tile::<_, Ymm, 1>, [1, 2, 3, 4, 5, 6, 7], 8, strided)
+        } else {
+            run_strided_as_indirect(s, 0, f32_pw_8x8__avx2_fma)
+        }
     }
 }
 

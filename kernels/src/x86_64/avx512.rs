@@ -22,7 +22,7 @@
 
 use core::arch::x86_64::*;
 
-use super::walk::Lanes;
+use super::walk::{walk_strided_tile, walks_strided, Lanes};
 
 use crate::abi::{
     bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range,
@@ -276,6 +276,27 @@ pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
             walk_12x32(t);
         } else {
             for_each_panel(t, 32, |panel| panel_12x32(panel));
+        }
+    }
+}
+
+/// The strided entry point of [`f32_pw_12x32__avx512f`] ([`StridedArgs`]):
+/// the panel walk of each row tile, its rows' addresses computed from the
+/// strides, where `walk::walks_strided` takes the call; the indirect entry point
+/// otherwise.
+///
+/// # Safety
+/// The contract of `s` for `MR = 12`, `NR = 32`; the CPU has AVX-512F and
+/// AVX-512VL.
+#[target_feature(enable = "avx512f,avx512vl")]
+pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
+    // SAFETY: forwarded contract (m <= MR for each instance, n a multiple of
+    // 16 where the walk takes the call).
+    unsafe {
+        if walks_strided(s, LANES) {
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 2>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
+        } else {
+            run_strided_as_indirect(s, 0, f32_pw_12x32__avx512f)
         }
     }
 }
@@ -540,6 +561,26 @@ pub unsafe fn f32_pw_12x16__avx512f(t: &TileArgs) {
             gemv::<1>(t, panel_12x16);
         } else {
             for_each_panel(t, 16, |panel| panel_12x16(panel));
+        }
+    }
+}
+
+/// The strided entry point of [`f32_pw_12x16__avx512f`] ([`StridedArgs`]):
+/// the panel walk of each row tile (panels of one vector), its rows'
+/// addresses computed from the strides, where `walk::walks_strided` takes the
+/// call; the indirect entry point otherwise.
+///
+/// # Safety
+/// The contract of `s` for `MR = 12`, `NR = 16`; the CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn f32_pw_12x16__avx512f_strided(s: &StridedArgs) {
+    // SAFETY: forwarded contract (m <= MR for each instance, n a multiple of
+    // 16 where the walk takes the call).
+    unsafe {
+        if walks_strided(s, LANES) {
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 1>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
+        } else {
+            run_strided_as_indirect(s, 0, f32_pw_12x16__avx512f)
         }
     }
 }

@@ -13,6 +13,7 @@
 //! AVX2 44-45 to 51-53 (one AVX2 round 32). Each result is the one `dot_tile`
 //! computes: the same FMAs in the same lanes, the same fold.
 
+use super::rows::{CallRows, IndirectRows, StridedRows};
 use super::walk::Lanes;
 use crate::abi::{bias_pair_bits, plain_pairs, StridedArgs, TileArgs, A_STREAMED};
 
@@ -83,7 +84,7 @@ pub(crate) unsafe fn dot_walk_rows<L: DotLanes, const MR: usize, const STREAMED_
         a_cold: t.a_cold,
     };
     // SAFETY: forwarded; `dot_walks` holds, so column 0 is where the pairs start.
-    unsafe { dot_walk_call::<L, MR, STREAMED_MR, _>(&call, &IndirectRows { t, c_offset: t.c_cols.offset(0) }) }
+    unsafe { dot_walk_call::<L, MR, STREAMED_MR, _>(&call, &IndirectRows::of(t)) }
 }
 
 /// [`dot_walk_rows`] for a strided call: the same walk, each row's addresses
@@ -106,7 +107,7 @@ pub(crate) unsafe fn dot_walk_strided<L: DotLanes, const MR: usize, const STREAM
         clamp: (s.clamp_min, s.clamp_max),
         a_cold: s.a_cold,
     };
-    let rows = StridedRows { a: s.a, a_row_stride: s.a_row_stride, c: s.c, c_row_stride: s.c_row_stride };
+    let rows = StridedRows::of(s, 0);
     // SAFETY: forwarded; the strided call has two adjacent columns (n = 2,
     // contiguous columns), no residual and no accumulate.
     unsafe { dot_walk_call::<L, MR, STREAMED_MR, _>(&call, &rows) }
@@ -131,58 +132,6 @@ struct DotCall {
     a_cold: u32,
 }
 
-/// Where the dot walk finds a row's activations and its output pair.
-///
-/// # Safety
-/// Each method is called for rows `i < m` of a call that the implementation
-/// describes, under that call's contract.
-trait DotRows {
-    /// Element 0 of activation row `i` (its elements contiguous).
-    unsafe fn a_row(&self, i: usize) -> *const f32;
-    /// Output row `i`'s columns 0 and 1 (adjacent).
-    unsafe fn c_pair(&self, i: usize) -> *mut f32;
-}
-
-/// The rows of a [`TileArgs`] call, read from its row pointer arrays.
-struct IndirectRows<'a> {
-    t: &'a TileArgs,
-    c_offset: usize,
-}
-
-impl DotRows for IndirectRows<'_> {
-    #[inline(always)]
-    unsafe fn a_row(&self, i: usize) -> *const f32 {
-        // SAFETY: i < m: a_rows[i] is readable.
-        unsafe { *self.t.a_rows.add(i) }
-    }
-    #[inline(always)]
-    unsafe fn c_pair(&self, i: usize) -> *mut f32 {
-        // SAFETY: i < m: c_rows[i] is readable, and column 0 is in bounds.
-        unsafe { (*self.t.c_rows.add(i)).add(self.c_offset) }
-    }
-}
-
-/// The rows of a [`StridedArgs`] call.
-struct StridedRows {
-    a: *const f32,
-    a_row_stride: usize,
-    c: *mut f32,
-    c_row_stride: usize,
-}
-
-impl DotRows for StridedRows {
-    #[inline(always)]
-    unsafe fn a_row(&self, i: usize) -> *const f32 {
-        // SAFETY: i < m: row i lies in the activations' allocation.
-        unsafe { self.a.add(i * self.a_row_stride) }
-    }
-    #[inline(always)]
-    unsafe fn c_pair(&self, i: usize) -> *mut f32 {
-        // SAFETY: i < m: row i lies in the output's allocation.
-        unsafe { self.c.add(i * self.c_row_stride) }
-    }
-}
-
 /// The dot walk of a call's whole row tiles (see [`dot_walk_rows`]), found
 /// through `rows`.
 ///
@@ -191,7 +140,7 @@ impl DotRows for StridedRows {
 /// with `1 <= k <= DOT_WALK_DEPTH`, two adjacent output columns, no residual
 /// and no accumulate; the CPU has the ISA of `L`.
 #[inline(always)]
-unsafe fn dot_walk_call<L: DotLanes, const MR: usize, const STREAMED_MR: usize, R: DotRows>(
+unsafe fn dot_walk_call<L: DotLanes, const MR: usize, const STREAMED_MR: usize, R: CallRows>(
     call: &DotCall,
     rows: &R,
 ) -> usize {
@@ -232,7 +181,7 @@ unsafe fn dot_walk_call<L: DotLanes, const MR: usize, const STREAMED_MR: usize, 
 /// # Safety
 /// As for [`dot_walk`].
 #[inline(always)]
-unsafe fn dot_walk_hinted<L: DotLanes, const MR: usize, const STREAMED_MR: usize, const STEPS: usize, R: DotRows>(
+unsafe fn dot_walk_hinted<L: DotLanes, const MR: usize, const STREAMED_MR: usize, const STEPS: usize, R: CallRows>(
     call: &DotCall,
     rows: &R,
 ) -> usize {
@@ -252,7 +201,7 @@ unsafe fn dot_walk_hinted<L: DotLanes, const MR: usize, const STREAMED_MR: usize
 /// # Safety
 /// As for [`dot_walk_call`], with `k` in that range.
 #[inline(always)]
-unsafe fn dot_walk<L: DotLanes, const MR: usize, const STEPS: usize, const STREAMED: bool, R: DotRows>(
+unsafe fn dot_walk<L: DotLanes, const MR: usize, const STEPS: usize, const STREAMED: bool, R: CallRows>(
     call: &DotCall,
     rows: &R,
 ) -> usize {
@@ -293,7 +242,7 @@ unsafe fn dot_walk<L: DotLanes, const MR: usize, const STEPS: usize, const STREA
         }
         // SAFETY: rows first + i < m; their columns 0 and 1 are adjacent and
         // in bounds (n = 2).
-        let out: [*mut f32; MR] = core::array::from_fn(|i| unsafe { rows.c_pair(first + i) });
+        let out: [*mut f32; MR] = core::array::from_fn(|i| unsafe { rows.c_row(first + i) });
         // SAFETY: two floats at each output row are writable.
         unsafe { L::store_sums(&acc, bias, lo, hi, out) };
         first += MR;

@@ -8,6 +8,8 @@ pub mod avx512;
 #[cfg(any(feature = "avx2", feature = "avx512"))]
 mod dot;
 #[cfg(any(feature = "avx2", feature = "avx512"))]
+mod rows;
+#[cfg(any(feature = "avx2", feature = "avx512"))]
 mod walk;
 
 /// How far ahead of the element being read (in floats) a kernel that streams

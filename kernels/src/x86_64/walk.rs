@@ -3,14 +3,17 @@
 //! call that spans several panels, across all of them, its rows staying in
 //! L1 and its output and residual rows written and read whole. Written once
 //! over [`Lanes`], the few vector operations it needs, which the AVX2 and
-//! AVX-512 kernels provide for their register width.
+//! AVX-512 kernels provide for their register width, and over
+//! [`CallRows`], so that the kernels' strided entry points walk too, each
+//! row's address computed from its stride ([`walk_strided_tile`]).
 //!
 //! Its k loop is its own, not the general tiles': a panel loop inside those,
 //! around their masked and elementwise epilogues, made LLVM store all 24
 //! accumulators of the 12x32 AVX-512 tile on the stack after every k loop,
 //! and ran 1-7% slower than one call per panel.
 
-use crate::abi::{row_pointers_at, TileArgs};
+use super::rows::{CallRows, IndirectRows, StridedRows};
+use crate::abi::{StridedArgs, TileArgs};
 
 /// How many k steps before the end of a panel's k loop the walk prefetches
 /// the panel's residual lines into L1, for its epilogue (from the start, at
@@ -76,6 +79,52 @@ pub(crate) unsafe trait Lanes {
     unsafe fn clamp(lo: Self::Vector, hi: Self::Vector, x: Self::Vector) -> Self::Vector;
 }
 
+/// What the walk reads of a call besides its rows.
+pub(crate) struct WalkCall {
+    /// Columns of the call.
+    n: usize,
+    /// Depth.
+    k: usize,
+    /// The call's first panel.
+    b_panel: *const f32,
+    /// Floats from one panel to the next.
+    b_panel_stride: usize,
+    /// `NR` floats per panel, or null.
+    bias: *const f32,
+    clamp_min: f32,
+    clamp_max: f32,
+}
+
+impl WalkCall {
+    /// What the walk reads of `t` besides its rows.
+    #[inline(always)]
+    pub(crate) fn of(t: &TileArgs) -> Self {
+        WalkCall {
+            n: t.n,
+            k: t.k,
+            b_panel: t.b_panel,
+            b_panel_stride: t.b_panel_stride,
+            bias: t.bias,
+            clamp_min: t.clamp_min,
+            clamp_max: t.clamp_max,
+        }
+    }
+
+    /// What the walk reads of `s` besides its rows.
+    #[inline(always)]
+    pub(crate) fn of_strided(s: &StridedArgs) -> Self {
+        WalkCall {
+            n: s.n,
+            k: s.k,
+            b_panel: s.b_panel,
+            b_panel_stride: s.b_panel_stride,
+            bias: s.bias,
+            clamp_min: s.clamp_min,
+            clamp_max: s.clamp_max,
+        }
+    }
+}
+
 /// One row tile of `MR == t.m` rows across all of `t`'s panels of `2·LANES`
 /// columns, and a last half panel. `before_panel(first)` runs before the
 /// panel of columns `first..` (the AVX2 kernel fetches a share of the next
@@ -89,56 +138,132 @@ pub(crate) unsafe trait Lanes {
 #[inline(always)]
 pub(crate) unsafe fn walk_tile<L: Lanes, const MR: usize, const RESIDUAL: bool>(
     t: &TileArgs,
+    before_panel: impl FnMut(usize),
+) {
+    // SAFETY: forwarded.
+    unsafe { walk_rows::<L, MR, 2, RESIDUAL, _>(&WalkCall::of(t), &IndirectRows::of(t), before_panel) }
+}
+
+/// Whether a kernel's strided entry point walks `s` ([`walk_strided_tile`])
+/// rather than handing it to its indirect entry point: rows enough for a
+/// tile of two, columns in whole vectors of `lanes`, and a depth up to
+/// [`STRIDED_WALK_DEPTH`].
+#[inline(always)]
+pub(crate) fn walks_strided(s: &StridedArgs, lanes: usize) -> bool {
+    s.m >= 2 && s.n.is_multiple_of(lanes) && s.k <= STRIDED_WALK_DEPTH
+}
+
+/// The deepest call a strided entry point walks. Below K = 512 no x86-64
+/// kernel prefetches its panel or its next rows (`streams_panel`,
+/// `streams_rows`), so the walk, which does neither, gives up nothing there;
+/// deeper calls go to the indirect entry point, which does.
+pub(crate) const STRIDED_WALK_DEPTH: usize = 256;
+
+/// One row tile of a strided call: `m` rows from `rows`, across all the
+/// call's panels.
+pub(crate) struct StridedTile<'a> {
+    /// The call.
+    pub call: &'a WalkCall,
+    /// The call's rows from the tile's first.
+    pub rows: StridedRows,
+    /// Rows in the tile.
+    pub m: usize,
+}
+
+impl<'a> StridedTile<'a> {
+    /// Rows `first..first + m` of `s`, whose walk reads `call`.
+    #[inline(always)]
+    pub(crate) fn of(call: &'a WalkCall, s: &StridedArgs, first: usize, m: usize) -> Self {
+        StridedTile { call, rows: StridedRows::of(s, first), m }
+    }
+}
+
+/// [`walk_rows`] on the tile of a strided call, whose panels hold `PANEL_V`
+/// vectors; `MR` is first so that `per_row_count!` can name the instance.
+///
+/// # Safety
+/// The contract of the strided call, for `NR = PANEL_V·LANES`, with
+/// `tile.m == MR`, the call's `n` a multiple of `LANES`; the CPU has the ISA
+/// of `L`.
+#[inline(always)]
+pub(crate) unsafe fn walk_strided_tile<const MR: usize, L: Lanes, const PANEL_V: usize>(tile: &StridedTile) {
+    debug_assert_eq!(tile.m, MR);
+    // SAFETY: forwarded; a strided call has contiguous rows and columns, no
+    // residual and no accumulate.
+    unsafe { walk_rows::<L, MR, PANEL_V, false, _>(tile.call, &tile.rows, |_| {}) }
+}
+
+/// One row tile of `MR` rows (`rows` from its first) across all of `call`'s
+/// panels of `PANEL_V` vectors, and a last panel of fewer whole vectors.
+/// `before_panel(first)` runs before the panel of columns `first..`.
+///
+/// # Safety
+/// The contract of the call that `call` and `rows` describe, for `NR =
+/// PANEL_V·LANES`, with `MR` rows, `n` a multiple of `LANES`, contiguous
+/// activation rows, output columns and residual columns, no accumulate, and
+/// a residual exactly when `RESIDUAL`; the CPU has the ISA of `L`.
+#[inline(always)]
+unsafe fn walk_rows<L: Lanes, const MR: usize, const PANEL_V: usize, const RESIDUAL: bool, R: CallRows>(
+    call: &WalkCall,
+    rows: &R,
     mut before_panel: impl FnMut(usize),
 ) {
-    let nr = 2 * L::LANES;
-    // SAFETY: the contract gives m >= 1 readable row pointers; element k
-    // is one past each row's last (contiguous rows).
-    let ends: [*const f32; MR] = unsafe { row_pointers_at(t.a_rows, t.m, t.k) };
+    let nr = PANEL_V * L::LANES;
+    // SAFETY: the tile has MR >= 1 rows; element k is one past each row's
+    // last (contiguous rows).
+    let ends: [*const f32; MR] = unsafe { rows.a_rows_at(call.k) };
     let mut first = 0;
-    while first < t.n {
+    while first < call.n {
         before_panel(first);
-        // SAFETY: forwarded; columns first..first + 2·LANES (or, in a last
-        // half panel, first + LANES) are the tile's.
+        // SAFETY: forwarded; columns first..first + PANEL_V·LANES (or, in a
+        // last panel of one vector, first + LANES) are the tile's.
         unsafe {
-            if first + nr <= t.n {
-                walk_panel::<L, MR, 2, RESIDUAL>(t, &ends, first);
+            if first + nr <= call.n {
+                walk_panel::<L, MR, PANEL_V, PANEL_V, RESIDUAL, R>(call, rows, &ends, first);
             } else {
-                walk_panel::<L, MR, 1, RESIDUAL>(t, &ends, first);
+                walk_panel::<L, MR, PANEL_V, 1, RESIDUAL, R>(call, rows, &ends, first);
             }
         }
         first += nr;
     }
 }
 
-/// [`walk_tile`]'s work on the panel of columns `first..`: its first `V`
-/// vectors (2: a whole panel; 1: a last half panel). The bias, the k loop,
-/// the residual and the clamped stores.
+/// [`walk_rows`]' work on the panel of columns `first..`: its first `V`
+/// vectors (`PANEL_V`: a whole panel; 1: a last panel of one vector). The
+/// bias, the k loop, the residual and the clamped stores.
 ///
 /// # Safety
-/// As for [`walk_tile`]; `ends` holds the tile's row pointers moved to
+/// As for [`walk_rows`]; `ends` holds the tile's row pointers moved to
 /// element k; columns `first..first + V·LANES` are the tile's, and `first` is
-/// a multiple of `2·LANES`.
+/// a multiple of `PANEL_V·LANES`.
 #[inline(always)]
-unsafe fn walk_panel<L: Lanes, const MR: usize, const V: usize, const RESIDUAL: bool>(
-    t: &TileArgs,
+unsafe fn walk_panel<
+    L: Lanes,
+    const MR: usize,
+    const PANEL_V: usize,
+    const V: usize,
+    const RESIDUAL: bool,
+    R: CallRows,
+>(
+    call: &WalkCall,
+    rows: &R,
     ends: &[*const f32; MR],
     first: usize,
 ) {
-    let (lanes, nr, len) = (L::LANES, 2 * L::LANES, t.k);
+    let (lanes, nr, len) = (L::LANES, PANEL_V * L::LANES, call.k);
     // SAFETY (every block below): the CPU has L's ISA (the caller's contract).
     let mut acc = [[unsafe { L::zero() }; V]; MR];
-    if !t.bias.is_null() {
+    if !call.bias.is_null() {
         for v in 0..V {
             // SAFETY: bias holds the n columns' floats.
-            let b = unsafe { L::load(t.bias.add(first + v * lanes)) };
+            let b = unsafe { L::load(call.bias.add(first + v * lanes)) };
             for row in acc.iter_mut() {
                 row[v] = b;
             }
         }
     }
     // SAFETY: the panel of columns `first..` exists.
-    let mut panel = unsafe { t.b_panel.add(first / nr * t.b_panel_stride) };
+    let mut panel = unsafe { call.b_panel.add(first / nr * call.b_panel_stride) };
     // `len` elements lie in one allocation, so `len <= isize::MAX`. The index
     // counts up to 0 from -len: the loop needs no end register besides the
     // row pointers, the index and the panel pointer (the 12-row tile takes
@@ -149,16 +274,16 @@ unsafe fn walk_panel<L: Lanes, const MR: usize, const V: usize, const RESIDUAL: 
         let fetch_at = -(RESIDUAL_PREFETCH_STEPS as isize);
         if i < fetch_at {
             // SAFETY: forwarded; -len < fetch_at < 0.
-            unsafe { k_steps::<L, MR, V>(&mut acc, ends, &mut panel, &mut i, fetch_at) };
+            unsafe { k_steps::<L, MR, PANEL_V, V>(&mut acc, ends, &mut panel, &mut i, fetch_at) };
         }
         for r in 0..MR {
-            // SAFETY: r < m: the residual row pointers are readable, and
-            // columns first.. of each row are the tile's.
-            unsafe { super::prefetch_span((*t.r_rows.add(r)).add(first), V * lanes) };
+            // SAFETY: r < MR: the call has a residual, and columns first..
+            // of each row are the tile's.
+            unsafe { super::prefetch_span(rows.r_row(r).add(first), V * lanes) };
         }
     }
     // SAFETY: forwarded; -len <= i <= 0.
-    unsafe { k_steps::<L, MR, V>(&mut acc, ends, &mut panel, &mut i, 0) };
+    unsafe { k_steps::<L, MR, PANEL_V, V>(&mut acc, ends, &mut panel, &mut i, 0) };
     // Every residual load of the panel comes before its first store: a load
     // that follows a store to an address a multiple of 4 KiB away waits for
     // that store, and residual and output rows of 2 or 4 KiB (N = 512,
@@ -170,22 +295,22 @@ unsafe fn walk_panel<L: Lanes, const MR: usize, const V: usize, const RESIDUAL: 
     // K = 256, N = 1024: AVX-512 5.1% and 4.7%, AVX2 6.5% and 2.1%.
     if RESIDUAL {
         for (r, acc_row) in acc.iter_mut().enumerate() {
-            // SAFETY: r < m; columns first..first + V·LANES of the residual
+            // SAFETY: r < MR; columns first..first + V·LANES of the residual
             // row are the tile's (contiguous).
             unsafe {
-                let residual = (*t.r_rows.add(r)).add(first);
+                let residual = rows.r_row(r).add(first);
                 for (v, x) in acc_row.iter_mut().enumerate() {
                     *x = L::add(*x, L::load(residual.add(v * lanes)));
                 }
             }
         }
     }
-    let (lo, hi) = unsafe { (L::splat(t.clamp_min), L::splat(t.clamp_max)) };
+    let (lo, hi) = unsafe { (L::splat(call.clamp_min), L::splat(call.clamp_max)) };
     for (r, acc_row) in acc.iter().enumerate() {
-        // SAFETY: r < m; columns first..first + V·LANES of the output row
+        // SAFETY: r < MR; columns first..first + V·LANES of the output row
         // are the tile's (contiguous).
         unsafe {
-            let c = (*t.c_rows.add(r)).add(first);
+            let c = rows.c_row(r).add(first);
             for (v, &x) in acc_row.iter().enumerate() {
                 L::store(c.add(v * lanes), L::clamp(lo, hi, x));
             }
@@ -194,26 +319,27 @@ unsafe fn walk_panel<L: Lanes, const MR: usize, const V: usize, const RESIDUAL: 
 }
 
 /// The k steps of [`walk_panel`] from index `*i` (counting up to 0 from
-/// `-len`) to `stop`: one panel row and one element of each activation row
-/// per step, `panel` moving along.
+/// `-len`) to `stop`: one panel row (of `PANEL_V` vectors, the first `V`
+/// read) and one element of each activation row per step, `panel` moving
+/// along.
 ///
 /// # Safety
 /// As for [`walk_panel`]; `-len <= *i <= stop <= 0`, and `panel` is the
 /// panel's row `len + *i`.
 #[inline(always)]
-unsafe fn k_steps<L: Lanes, const MR: usize, const V: usize>(
+unsafe fn k_steps<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usize>(
     acc: &mut [[L::Vector; V]; MR],
     ends: &[*const f32; MR],
     panel: &mut *const f32,
     i: &mut isize,
     stop: isize,
 ) {
-    let (lanes, nr) = (L::LANES, 2 * L::LANES);
+    let (lanes, nr) = (L::LANES, PANEL_V * L::LANES);
     let (mut at, mut p) = (*i, *panel);
     while at != stop {
         // SAFETY: the panel row is in bounds and aligned to the register
-        // width (64-byte aligned panel, rows of 2·LANES floats); the CPU has
-        // L's ISA.
+        // width (64-byte aligned panel, rows of PANEL_V·LANES floats); the
+        // CPU has L's ISA.
         let b: [L::Vector; V] = core::array::from_fn(|v| unsafe { L::load_aligned(p.add(v * lanes)) });
         for (acc_row, end) in acc.iter_mut().zip(ends) {
             // SAFETY: -len <= at < 0: element len + at of the row.
