@@ -184,9 +184,10 @@ pub struct RunInfo {
     /// Tile columns (output channels).
     pub nr: usize,
     /// True when the kernel's strided entry point ran the call
-    /// (`Kernel::run_strided`): NHWC at stride 1 without residual, on a
-    /// kernel that has one. The kernel then found each pixel by its stride,
-    /// and no row pointer arrays were written.
+    /// (`Kernel::run_strided`): NHWC at stride 1 (an NHWC residual too), two
+    /// pixels or more, a depth up to the kernel's `strided_depth`, rows that
+    /// do not alias in L1, on a kernel that has one. The kernel then found
+    /// each pixel by its stride, and no row pointer arrays were written.
     pub strided: bool,
 }
 

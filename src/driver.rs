@@ -167,7 +167,7 @@ impl Call<'_> {
     /// The row strides of the input and output, when the kernel has a
     /// strided entry point and the call can take it: each row's channels
     /// contiguous and every pixel a fixed distance from the one before, in
-    /// the input and the output (NHWC at stride 1), without residual; and
+    /// the input, the output and the residual if any (NHWC at stride 1); and
     /// the driver's policy takes it: a depth up to the kernel's
     /// `strided_depth`, two pixels or more, rows that do not alias in L1.
     fn strided_rows(&self) -> Option<StridedCall> {
@@ -181,18 +181,23 @@ impl Call<'_> {
         let d = &self.out_desc;
         let (in_geometry, out_geometry) = (&self.input.2, &self.out_geometry);
         let contiguous = |g: &Geometry, offset: usize| g.channels_from(offset).1.block == 0;
-        let plain = self.residual.is_none()
-            && self.desc.stride == [1, 1]
+        let plain = self.desc.stride == [1, 1]
             && contiguous(in_geometry, self.input.1.channel_offset)
-            && contiguous(out_geometry, d.channel_offset);
+            && contiguous(out_geometry, d.channel_offset)
+            && self.residual.is_none_or(|(_, r_desc, r_geometry)| contiguous(&r_geometry, r_desc.channel_offset));
         if !plain {
             return None;
         }
-        // At stride 1 the input has the output's pixels.
+        // At stride 1 the input has the output's pixels, as the residual has.
+        let step = |g: &Geometry| g.flat_pixel_step(d.batch, d.height, d.width);
         Some(StridedCall {
             run,
-            a_row_stride: in_geometry.flat_pixel_step(d.batch, d.height, d.width)?,
-            c_row_stride: out_geometry.flat_pixel_step(d.batch, d.height, d.width)?,
+            a_row_stride: step(in_geometry)?,
+            c_row_stride: step(out_geometry)?,
+            r_row_stride: match self.residual {
+                Some((_, _, r_geometry)) => step(&r_geometry)?,
+                None => 0,
+            },
         })
     }
     /// Rows per block: the activations of a block fill about `block_bytes()`.
@@ -416,6 +421,8 @@ struct StridedCall {
     run: StridedFn,
     a_row_stride: usize,
     c_row_stride: usize,
+    /// 0 without residual.
+    r_row_stride: usize,
 }
 
 /// `run_block` for a call that `Call::strided_rows` accepts: a call of the
@@ -460,14 +467,17 @@ unsafe fn run_block_strided(
             // SAFETY: as for `a`, in the validated output.
             c: unsafe { v.c_base.add(pixels.start * strided.c_row_stride) },
             c_row_stride: strided.c_row_stride,
+            // SAFETY: as for `a`, in the validated residual.
+            r: v.residual.map_or(core::ptr::null(), |(r, _)| unsafe { r.add(pixels.start * strided.r_row_stride) }),
+            r_row_stride: strided.r_row_stride,
             clamp_min,
             clamp_max,
             a_cold: if panel == panels.start { call.cold_rows() } else { A_WARM },
         };
         // SAFETY: the pointers above satisfy the contract of a strided call:
-        // rows evenly spaced with contiguous channels and columns, no
-        // residual, inside the validated tensors; the dispatch checked the
-        // kernel's ISA.
+        // rows evenly spaced with contiguous channels and columns (the
+        // residual's too), inside the validated tensors; the dispatch
+        // checked the kernel's ISA.
         unsafe { (strided.run)(&args) };
     }
 }

@@ -185,8 +185,34 @@ fn strided_calls() {
     }
 }
 
+/// Strided calls with a residual (NHWC input and output at stride 1): an
+/// NHWC residual, which the strided walks read by its stride (whole vectors
+/// of columns, and 24 or 40 columns, which the AVX-512 walk leaves to the
+/// indirect entry point; two columns, which the dot walk leaves), and
+/// residuals in the other layouts, which must not be read as NHWC: in one
+/// image, the pixels of an NCHW residual are evenly spaced too, one float
+/// apart.
+#[test]
+fn strided_calls_with_residual() {
+    for isa in dispatch::available_isas() {
+        for (seed, conv, residual, batch) in [
+            (41, Conv1x1::new(24, 32), Layout::Nhwc, 2),
+            (42, Conv1x1::new(16, 96).with_activation(Activation::Relu), Layout::Nhwc, 1),
+            (43, Conv1x1::new(40, 24), Layout::Nhwc, 2),
+            (44, Conv1x1::new(24, 40), Layout::Nhwc, 1),
+            (45, Conv1x1::new(64, 2), Layout::Nhwc, 2),
+            (46, Conv1x1::new(24, 32), Layout::Nchw, 1),
+            (47, Conv1x1::new(24, 48), Layout::Nchwc(8), 1),
+            (48, Conv1x1::new(24, 16), Layout::Nchwc(16), 2),
+        ] {
+            let case = Case { residual: Some(residual), ..plain_case(conv, batch, 9, 15) };
+            check_case(&case, isa, seed).unwrap();
+        }
+    }
+}
+
 /// The driver takes a kernel's strided entry point exactly where it applies
-/// (NHWC at stride 1, no residual, two pixels or more, a depth up to the
+/// (NHWC at stride 1, an NHWC residual if any, two pixels or more, a depth up to the
 /// kernel's `strided_depth`, rows that do not alias in L1), as
 /// `RunInfo::strided` reports: a change that stopped taking it would pass
 /// every result check and show only in the benchmarks.
@@ -207,13 +233,13 @@ fn strided_entry_is_taken_where_it_applies() {
             (Conv1x1::new(24, 2), Layout::Nchw, 1, false, 24, 9, no),
             (Conv1x1::new(24, 2), Layout::Nchwc(8), 1, false, 24, 9, no),
             (Conv1x1::new(24, 2).with_stride(2, 2), Layout::Nhwc, 2, false, 24, 9, no),
-            (Conv1x1::new(24, 2), Layout::Nhwc, 1, true, 24, 9, no),
+            (Conv1x1::new(24, 2), Layout::Nhwc, 1, true, 24, 9, yes),
             // The general kernels, up to K = 256 on x86-64.
             (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 24, 9, yes),
             (Conv1x1::new(256, 32), Layout::Nhwc, 1, false, 256, 3, yes),
             // Deeper than the x86-64 kernels' `strided_depth`.
             (Conv1x1::new(257, 32), Layout::Nhwc, 1, false, 257, 3, yes),
-            (Conv1x1::new(24, 32), Layout::Nhwc, 1, true, 24, 9, no),
+            (Conv1x1::new(24, 32), Layout::Nhwc, 1, true, 24, 9, yes),
             // One pixel per image, two in the call (N = 2); a one-pixel
             // call (N = 1) below.
             (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 24, 1, yes),

@@ -38,9 +38,9 @@
 //!
 //! A kernel may also have a **strided** entry point ([`Kernel::run_strided`],
 //! [`StridedArgs`]), as XNNPACK has a GEMM beside its indirect GEMM: for calls
-//! whose rows are evenly spaced, with contiguous channels and no residual (NHWC
-//! at stride 1), row `i` of A and of C is found by a multiplication rather than
-//! read from an array. The caller then builds no row pointer arrays, the per-row
+//! whose rows are evenly spaced, with contiguous channels (NHWC at stride 1),
+//! row `i` of A, C and R is found by a multiplication rather than read from
+//! an array. The caller then builds no row pointer arrays, the per-row
 //! work that a narrow layer (two output channels, or a depth of 16-32) pays
 //! beside its few FMAs.
 //!
@@ -244,10 +244,12 @@ pub const A_STREAMED: u32 = 2;
 /// The descriptor of a strided call ([`Kernel::run_strided`]): the call of
 /// [`TileArgs`] whose row `i` of A starts at `a + i·a_row_stride` with
 /// contiguous elements (`a_k` contiguous), whose row `i` of C starts at
-/// `c + i·c_row_stride` with contiguous columns (`c_cols` contiguous), without
-/// residual or accumulate. The [contract](self) is that call's, and a strided
-/// entry point computes exactly what the kernel's indirect entry point
-/// computes for it, bit for bit.
+/// `c + i·c_row_stride` with contiguous columns (`c_cols` contiguous), whose
+/// row `i` of R, when `r` is not null, starts at `r + i·r_row_stride` with
+/// contiguous columns (`r_cols` contiguous), without accumulate. The
+/// [contract](self) is that call's, and a strided entry point computes
+/// exactly what the kernel's indirect entry point computes for it, bit for
+/// bit.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct StridedArgs {
@@ -271,6 +273,10 @@ pub struct StridedArgs {
     pub c: *mut f32,
     /// Floats from one output row to the next.
     pub c_row_stride: usize,
+    /// Column 0 of residual row 0, or null for none.
+    pub r: *const f32,
+    /// Floats from one residual row to the next (unused without residual).
+    pub r_row_stride: usize,
     /// Lower bound of the fused clamp (`-inf` for none).
     pub clamp_min: f32,
     /// Upper bound of the fused clamp (`+inf` for none).
@@ -304,6 +310,7 @@ const STRIDED_CHUNK_ROWS: usize = 240;
 pub unsafe fn run_strided_as_indirect(s: &StridedArgs, first: usize, run: KernelFn) {
     let mut a_rows = [core::ptr::null::<f32>(); STRIDED_CHUNK_ROWS];
     let mut c_rows = [core::ptr::null_mut::<f32>(); STRIDED_CHUNK_ROWS];
+    let mut r_rows = [core::ptr::null::<f32>(); STRIDED_CHUNK_ROWS];
     let mut at = first;
     while at < s.m {
         let count = (s.m - at).min(STRIDED_CHUNK_ROWS);
@@ -311,6 +318,9 @@ pub unsafe fn run_strided_as_indirect(s: &StridedArgs, first: usize, run: Kernel
             // In bounds: rows below m exist (the caller's contract).
             a_rows[i] = s.a.wrapping_add((at + i) * s.a_row_stride);
             c_rows[i] = s.c.wrapping_add((at + i) * s.c_row_stride);
+            if !s.r.is_null() {
+                r_rows[i] = s.r.wrapping_add((at + i) * s.r_row_stride);
+            }
         }
         let t = TileArgs {
             m: count,
@@ -323,7 +333,7 @@ pub unsafe fn run_strided_as_indirect(s: &StridedArgs, first: usize, run: Kernel
             bias: s.bias,
             c_rows: c_rows.as_ptr(),
             c_cols: Strides::CONTIGUOUS,
-            r_rows: core::ptr::null(),
+            r_rows: if s.r.is_null() { core::ptr::null() } else { r_rows.as_ptr() },
             r_cols: Strides::CONTIGUOUS,
             clamp_min: s.clamp_min,
             clamp_max: s.clamp_max,

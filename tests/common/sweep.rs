@@ -13,8 +13,8 @@
 //!   after the rows, padding columns of blocked layouts) is bit-identical to
 //!   its sentinel;
 //! * a kernel's strided entry point, on the cases that are strided calls
-//!   (contiguous elements and columns, no residual or accumulate), gives the
-//!   very bits of its indirect one, canaries included.
+//!   (contiguous elements and columns, no accumulate), gives the very bits
+//!   of its indirect one, canaries included.
 //!
 //! Activation rows and the output start at odd offsets (unaligned), and the
 //! epilogue options (bias, residual, clamp, accumulate, blocked or strided
@@ -262,7 +262,7 @@ fn run_variant(
         if is_kernel {
             // The strided entry point, where the case is a strided call (its
             // rows are evenly spaced already): the same bits as the indirect one.
-            let strided = v.a_block == 0 && v.c_block == 0 && !v.residual && !v.accumulate;
+            let strided = v.a_block == 0 && v.c_block == 0 && !v.accumulate;
             if let (Some(run_strided), true) = (kernel.run_strided, strided) {
                 let mut c = c_init.clone();
                 let args = StridedArgs {
@@ -276,6 +276,9 @@ fn run_variant(
                     bias: if v.bias { bias.as_ptr() } else { core::ptr::null() },
                     c: c[3..].as_mut_ptr(),
                     c_row_stride,
+                    // R's rows lie as C's do.
+                    r: if v.residual { r[3..].as_ptr() } else { core::ptr::null() },
+                    r_row_stride: c_row_stride,
                     clamp_min: lo,
                     clamp_max: hi,
                     a_cold: v.cold,
@@ -373,9 +376,13 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     // calls of more than two such chunks, at depths the walks take and
     // deeper, on columns that the dot walk takes (2), and that the general
     // kernels' walk takes (whole vectors: NR) or leaves (1 column).
+    // Each also with a residual.
     if kernel.run_strided.is_some() {
         for (n, k) in [(1, 17), (2, 17), (2, 65), (nr, 17), (nr, 257)] {
-            tally.record(run_variant(kernel, oracle, 2 * 240 + mr + 1, n, k, case, plain_variant(case)));
+            let plain = plain_variant(case);
+            for v in [plain, Variant { residual: true, ..plain }] {
+                tally.record(run_variant(kernel, oracle, 2 * 240 + mr + 1, n, k, case, v));
+            }
             case += 1;
         }
     }

@@ -96,7 +96,7 @@ pub(crate) unsafe fn dot_walk_rows<L: DotLanes, const MR: usize, const STREAMED_
 pub(crate) unsafe fn dot_walk_strided<L: DotLanes, const MR: usize, const STREAMED_MR: usize>(
     s: &StridedArgs,
 ) -> usize {
-    if s.m < STREAMED_MR || !(1..=DOT_WALK_DEPTH).contains(&s.k) || s.n != 2 {
+    if s.m < STREAMED_MR || !(1..=DOT_WALK_DEPTH).contains(&s.k) || s.n != 2 || !s.r.is_null() {
         return 0;
     }
     let call = DotCall {
@@ -109,7 +109,7 @@ pub(crate) unsafe fn dot_walk_strided<L: DotLanes, const MR: usize, const STREAM
     };
     let rows = StridedRows::of(s, 0);
     // SAFETY: forwarded; the strided call has two adjacent columns (n = 2,
-    // contiguous columns), no residual and no accumulate.
+    // contiguous columns), no residual (checked above) and no accumulate.
     unsafe { dot_walk_call::<L, MR, STREAMED_MR, _>(&call, &rows) }
 }
 

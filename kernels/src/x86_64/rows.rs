@@ -74,6 +74,8 @@ pub(crate) struct StridedRows {
     a_row_stride: usize,
     c: *mut f32,
     c_row_stride: usize,
+    r: *const f32,
+    r_row_stride: usize,
 }
 
 impl StridedRows {
@@ -86,6 +88,8 @@ impl StridedRows {
             a_row_stride: s.a_row_stride,
             c: s.c.wrapping_add(first * s.c_row_stride),
             c_row_stride: s.c_row_stride,
+            r: s.r.wrapping_add(first * s.r_row_stride),
+            r_row_stride: s.r_row_stride,
         }
     }
 }
@@ -101,9 +105,10 @@ impl CallRows for StridedRows {
         // SAFETY: i < m: row i lies in the output's allocation.
         unsafe { self.c.add(i * self.c_row_stride) }
     }
-    /// Never called: a strided call has no residual.
     #[inline(always)]
-    unsafe fn r_row(&self, _: usize) -> *const f32 {
-        core::ptr::null()
+    unsafe fn r_row(&self, i: usize) -> *const f32 {
+        // SAFETY: i < m and the call has a residual: row i lies in the
+        // residual's allocation.
+        unsafe { self.r.add(i * self.r_row_stride) }
     }
 }

@@ -183,14 +183,16 @@ impl<'a> StridedTile<'a> {
 ///
 /// # Safety
 /// The contract of the strided call, for `NR = PANEL_V·LANES`, with
-/// `tile.m == MR`, the call's `n` a multiple of `LANES`; the CPU has the ISA
-/// of `L`.
+/// `tile.m == MR`, the call's `n` a multiple of `LANES`, and a residual
+/// exactly when `RESIDUAL`; the CPU has the ISA of `L`.
 #[inline(always)]
-pub(crate) unsafe fn walk_strided_tile<const MR: usize, L: Lanes, const PANEL_V: usize>(tile: &StridedTile) {
+pub(crate) unsafe fn walk_strided_tile<const MR: usize, L: Lanes, const PANEL_V: usize, const RESIDUAL: bool>(
+    tile: &StridedTile,
+) {
     debug_assert_eq!(tile.m, MR);
-    // SAFETY: forwarded; a strided call has contiguous rows and columns, no
-    // residual and no accumulate.
-    unsafe { walk_rows::<L, MR, PANEL_V, false, _>(tile.call, &tile.rows, |_| {}) }
+    // SAFETY: forwarded; a strided call has contiguous rows and columns
+    // (residual columns included), and no accumulate.
+    unsafe { walk_rows::<L, MR, PANEL_V, RESIDUAL, _>(tile.call, &tile.rows, |_| {}) }
 }
 
 /// One row tile of `MR` rows (`rows` from its first) across all of `call`'s
