@@ -28,7 +28,8 @@
 ///
 /// With a last argument `strided`, the first is a strided call
 /// (`&StridedArgs`), and each instance gets one of its row tiles as an
-/// `x86_64::walk::StridedTile` (x86-64 only).
+/// `x86_64::walk::StridedTile`, and `false` or `true` as a last generic
+/// argument: whether the call has a residual (x86-64 only).
 ///
 /// The row loop is written out here, around the dispatch, with one call site
 /// per instance. Two other shapes measured slower on the narrow MobileNetV2
@@ -53,14 +54,21 @@ macro_rules! per_row_count {
     }};
     // The row tiles of a strided call (`&StridedArgs`), cut as `row_tiles`
     // cuts them, each a `walk::StridedTile` given to the instance for its
-    // row count.
+    // row count and for whether the call has a residual (a last generic).
     ($s:expr, $tile:ident::<_ $(, $g:tt)*>, [$($m:literal),*], $mr:literal, strided) => {{
         per_row_count!(@check [$($m),*], $mr);
         let s: &$crate::abi::StridedArgs = $s;
-        let call = $crate::x86_64::walk::WalkCall::of_strided(s);
-        for (first, count) in $crate::abi::row_tiles(s.m, $mr) {
-            let tile = &$crate::x86_64::walk::StridedTile::of(&call, s, first, count);
-            per_row_count!(@match tile, $tile, ($($g),*), [$($m),*], $mr, ());
+        if s.r.is_null() {
+            per_row_count!(@strided s, $tile, ($($g,)* false), [$($m),*], $mr)
+        } else {
+            per_row_count!(@strided s, $tile, ($($g,)* true), [$($m),*], $mr)
+        }
+    }};
+    (@strided $s:ident, $tile:ident, $g:tt, [$($m:literal),*], $mr:literal) => {{
+        let call = $crate::x86_64::walk::WalkCall::of_strided($s);
+        for (first, count) in $crate::abi::row_tiles($s.m, $mr) {
+            let tile = &$crate::x86_64::walk::StridedTile::of(&call, $s, first, count);
+            per_row_count!(@match tile, $tile, $g, [$($m),*], $mr, ());
         }
     }};
     (@check [$($m:literal),*], $mr:literal) => {

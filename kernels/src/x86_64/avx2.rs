@@ -281,10 +281,10 @@ pub unsafe fn f32_pw_6x16__avx2_fma_strided(s: &StridedArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance, n a multiple of
     // 8 where the walk takes the call).
     unsafe {
-        match (walks_strided(s, LANES), s.r.is_null()) {
-            (true, true) => per_row_count!(s, walk_strided_tile::<_, Ymm, 2, false>, [1, 2, 3, 4, 5], 6, strided),
-            (true, false) => per_row_count!(s, walk_strided_tile::<_, Ymm, 2, true>, [1, 2, 3, 4, 5], 6, strided),
-            (false, _) => run_strided_as_indirect(s, 0, f32_pw_6x16__avx2_fma),
+        if walks_strided(s, LANES) {
+            per_row_count!(s, walk_strided_tile::<_, Ymm, 2>, [1, 2, 3, 4, 5], 6, strided)
+        } else {
+            run_strided_as_indirect(s, 0, f32_pw_6x16__avx2_fma)
         }
     }
 }
@@ -548,10 +548,10 @@ pub unsafe fn f32_pw_8x8__avx2_fma_strided(s: &StridedArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance, n a multiple of
     // 8 where the walk takes the call).
     unsafe {
-        match (walks_strided(s, LANES), s.r.is_null()) {
-            (true, true) => per_row_count!(s, walk_strided_tile::<_, Ymm, 1, false>, [1, 2, 3, 4, 5, 6, 7], 8, strided),
-            (true, false) => per_row_count!(s, walk_strided_tile::<_, Ymm, 1, true>, [1, 2, 3, 4, 5, 6, 7], 8, strided),
-            (false, _) => run_strided_as_indirect(s, 0, f32_pw_8x8__avx2_fma),
+        if walks_strided(s, LANES) {
+            per_row_count!(s, walk_strided_tile::<_, Ymm, 1>, [1, 2, 3, 4, 5, 6, 7], 8, strided)
+        } else {
+            run_strided_as_indirect(s, 0, f32_pw_8x8__avx2_fma)
         }
     }
 }

@@ -293,22 +293,10 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance, n a multiple of
     // 16 where the walk takes the call).
     unsafe {
-        match (walks_strided(s, LANES), s.r.is_null()) {
-            (true, true) => per_row_count!(
-                s,
-                walk_strided_tile::<_, Zmm, 2, false>,
-                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-                12,
-                strided
-            ),
-            (true, false) => per_row_count!(
-                s,
-                walk_strided_tile::<_, Zmm, 2, true>,
-                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-                12,
-                strided
-            ),
-            (false, _) => run_strided_as_indirect(s, 0, f32_pw_12x32__avx512f),
+        if walks_strided(s, LANES) {
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 2>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
+        } else {
+            run_strided_as_indirect(s, 0, f32_pw_12x32__avx512f)
         }
     }
 }
@@ -589,22 +577,10 @@ pub unsafe fn f32_pw_12x16__avx512f_strided(s: &StridedArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance, n a multiple of
     // 16 where the walk takes the call).
     unsafe {
-        match (walks_strided(s, LANES), s.r.is_null()) {
-            (true, true) => per_row_count!(
-                s,
-                walk_strided_tile::<_, Zmm, 1, false>,
-                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-                12,
-                strided
-            ),
-            (true, false) => per_row_count!(
-                s,
-                walk_strided_tile::<_, Zmm, 1, true>,
-                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-                12,
-                strided
-            ),
-            (false, _) => run_strided_as_indirect(s, 0, f32_pw_12x16__avx512f),
+        if walks_strided(s, LANES) {
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 1>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
+        } else {
+            run_strided_as_indirect(s, 0, f32_pw_12x16__avx512f)
         }
     }
 }
