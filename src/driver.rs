@@ -453,6 +453,8 @@ unsafe fn run_block_strided(
     // SAFETY: pixel `first` lies at `first` times the row stride (what
     // `strided_rows` checked), within the validated input.
     let a = unsafe { in_data.as_ptr().add(a_channel + pixels.start * strided.a_row_stride) };
+    // Walkable: `strided_rows` found the rows, the output's and the
+    // residual's columns contiguous.
     for (panel, panels_in_call) in panel_calls(call, pixels.len(), panels.clone(), true) {
         let v = view(panel);
         let args = StridedArgs {

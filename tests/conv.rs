@@ -191,7 +191,8 @@ fn strided_calls() {
 /// indirect entry point; two columns, which the dot walk leaves), and
 /// residuals in the other layouts, which must not be read as NHWC: in one
 /// image, the pixels of an NCHW residual are evenly spaced too, one float
-/// apart.
+/// apart. Each also into a channel slice of a wider output, whose rows are
+/// further apart than the residual's.
 #[test]
 fn strided_calls_with_residual() {
     for isa in dispatch::available_isas() {
@@ -207,6 +208,10 @@ fn strided_calls_with_residual() {
         ] {
             let case = Case { residual: Some(residual), ..plain_case(conv, batch, 9, 15) };
             check_case(&case, isa, seed).unwrap();
+            // The output a channel slice of a wider tensor: its rows further
+            // apart than the residual's.
+            let case = Case { out_slice: (3, 5), ..case };
+            check_case(&case, isa, seed + 100).unwrap();
         }
     }
 }

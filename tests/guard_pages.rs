@@ -469,12 +469,15 @@ fn strided_rows_against_guard_pages() {
         let Some(strided) = kernel.run_strided else { continue };
         let oracle = pointwise::kernels::scalar_oracle(kernel.mr, kernel.nr).unwrap();
         let mut seq = 0usize;
-        // Every column count of the dot kernels; around the vectors of 8
-        // and 16 of the others, whose walk takes whole vectors only.
-        let mut columns: Vec<usize> = if kernel.nr <= 8 {
-            (1..=kernel.nr).collect()
+        // Every column count of the dot kernels; for the others, around
+        // their vectors of 8 and 16 (their walk takes whole vectors only),
+        // and a call of more than one panel (one and a half, two), which
+        // their walk takes across the panels.
+        let nr = kernel.nr;
+        let mut columns: Vec<usize> = if nr == 2 {
+            vec![1, 2]
         } else {
-            [1, 7, 8, 9, 15, 16, 17, kernel.nr - 1, kernel.nr].into_iter().filter(|&n| n <= kernel.nr).collect()
+            [1, 7, 8, 9, 15, 16, 17, nr - 1, nr].into_iter().filter(|&n| n <= nr).chain([nr + nr / 2, 2 * nr]).collect()
         };
         columns.sort_unstable();
         columns.dedup();

@@ -37,3 +37,24 @@ fn every_available_isa_is_tested() {
         }
     }
 }
+
+/// The driver takes a general x86-64 kernel's strided entry point up to the
+/// kernel's `strided_depth`; past `STRIDED_WALK_DEPTH`, that entry point only
+/// hands the call to the indirect one, which the driver can call itself (and
+/// did, faster, on the deeper layers). The two numbers live apart (the tile
+/// table and the walk); this keeps them in step. (The dot kernels, of two
+/// columns, take `any`: their entry point walks or hands over by itself.)
+#[cfg(all(target_arch = "x86_64", any(feature = "avx2", feature = "avx512")))]
+#[test]
+fn strided_depth_is_where_the_strided_walk_goes() {
+    for kernel in KERNELS.iter().filter(|k| matches!(k.isa, Isa::Avx2 | Isa::Avx512) && k.nr > 2) {
+        assert!(kernel.run_strided.is_some(), "{} has no strided entry point", kernel.name);
+        assert!(
+            kernel.strided_depth <= pointwise::kernels::x86_64::STRIDED_WALK_DEPTH,
+            "{}: strided_depth {} is past the strided walk's depth {}",
+            kernel.name,
+            kernel.strided_depth,
+            pointwise::kernels::x86_64::STRIDED_WALK_DEPTH
+        );
+    }
+}

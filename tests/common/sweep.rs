@@ -169,12 +169,15 @@ fn run_variant(
         }
     }
 
-    // C and R: m rows of the columns' span, rows 5 apart, canaries everywhere.
+    // C and R: m rows of the columns' span, C's rows 5 apart (canaries
+    // everywhere), R's 7 apart (a strided call must not take one's row
+    // stride for the other's).
     let c_cols = strides(v.c_block, v.phase, 1);
     let c_span = span(&c_cols, n);
     let c_row_stride = c_span + 5;
     let c_len = 7 + m * c_row_stride;
-    let r: Vec<f32> = (0..c_len).map(|_| rng.f32()).collect();
+    let r_row_stride = c_span + 7;
+    let r: Vec<f32> = (0..7 + m * r_row_stride).map(|_| rng.f32()).collect();
     let mut c_init = vec![SENTINEL; c_len];
     let mut written = vec![false; c_len];
     for i in 0..m {
@@ -202,7 +205,7 @@ fn run_variant(
             let (skip, panel_cols) = c_cols.advance(first);
             // SAFETY: offsets within c: row starts plus the panel's block offset.
             let c_rows: Vec<*mut f32> = (0..m).map(|i| unsafe { c_base.add(3 + i * c_row_stride + skip) }).collect();
-            let r_rows: Vec<*const f32> = (0..m).map(|i| r[3 + i * c_row_stride + skip..].as_ptr()).collect();
+            let r_rows: Vec<*const f32> = (0..m).map(|i| r[3 + i * r_row_stride + skip..].as_ptr()).collect();
             let args = TileArgs {
                 m: rows,
                 n: if whole { n } else { nr.min(n - first) },
@@ -276,9 +279,8 @@ fn run_variant(
                     bias: if v.bias { bias.as_ptr() } else { core::ptr::null() },
                     c: c[3..].as_mut_ptr(),
                     c_row_stride,
-                    // R's rows lie as C's do.
                     r: if v.residual { r[3..].as_ptr() } else { core::ptr::null() },
-                    r_row_stride: c_row_stride,
+                    r_row_stride,
                     clamp_min: lo,
                     clamp_max: hi,
                     a_cold: v.cold,

@@ -345,8 +345,9 @@ unsafe fn walk_6x16(t: &TileArgs) {
 /// The panel walk's vector operations on ymm registers.
 struct Ymm;
 
-// SAFETY: only used by `walk_6x16`, which enables AVX2 and FMA; every method
-// below is an AVX or FMA intrinsic.
+// SAFETY: only used from functions that enable AVX2 and FMA (`walk_6x16`
+// and the strided entry points); every method below is an AVX or FMA
+// intrinsic.
 unsafe impl Lanes for Ymm {
     type Vector = __m256;
     const LANES: usize = LANES;

@@ -339,8 +339,8 @@ unsafe fn walk_12x32(t: &TileArgs) {
 /// The panel walk's vector operations on zmm registers.
 struct Zmm;
 
-// SAFETY: only used by `walk_12x32`, which enables AVX-512F; every method
-// below is an AVX-512F intrinsic.
+// SAFETY: only used from functions that enable AVX-512F (`walk_12x32` and
+// the strided entry points); every method below is an AVX-512F intrinsic.
 unsafe impl Lanes for Zmm {
     type Vector = __m512;
     const LANES: usize = LANES;

@@ -11,6 +11,8 @@ mod dot;
 mod rows;
 #[cfg(any(feature = "avx2", feature = "avx512"))]
 mod walk;
+#[cfg(any(feature = "avx2", feature = "avx512"))]
+pub use walk::STRIDED_WALK_DEPTH;
 
 /// How far ahead of the element being read (in floats) a kernel that streams
 /// its activations prefetches them with [`prefetch_activations`]: 8 KiB into

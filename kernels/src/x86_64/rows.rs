@@ -1,8 +1,10 @@
 //! Where a call's rows are, for the walks (`walk.rs`, `dot.rs`): read from
 //! the row pointer arrays of a [`TileArgs`] call, or computed from the
-//! strides of a [`StridedArgs`] call. A walk written over [`CallRows`] serves
-//! both entry points with the same FMAs in the same order, so the two give
-//! the same results bit for bit.
+//! strides of a [`StridedArgs`] call. A walk written over [`CallRows`] does
+//! the same operations in the same order whichever the rows' source. (The
+//! strided entry points give the bits of the indirect ones because each row
+//! is computed the same way there too: bias, FMAs in k order, residual,
+//! clamp, whether the indirect entry point walks or runs its `tile`.)
 
 use crate::abi::{row_pointers_at, StridedArgs, TileArgs};
 
@@ -88,7 +90,8 @@ impl StridedRows {
             a_row_stride: s.a_row_stride,
             c: s.c.wrapping_add(first * s.c_row_stride),
             c_row_stride: s.c_row_stride,
-            r: s.r.wrapping_add(first * s.r_row_stride),
+            // `r_row_stride` means nothing without a residual.
+            r: if s.r.is_null() { s.r } else { s.r.wrapping_add(first * s.r_row_stride) },
             r_row_stride: s.r_row_stride,
         }
     }

@@ -157,7 +157,9 @@ pub(crate) fn walks_strided(s: &StridedArgs, lanes: usize) -> bool {
 /// kernel prefetches its panel or its next rows (`streams_panel`,
 /// `streams_rows`), so the walk, which does neither, gives up nothing there;
 /// deeper calls go to the indirect entry point, which does.
-pub(crate) const STRIDED_WALK_DEPTH: usize = 256;
+/// The tile table's `strided_depth` of the general kernels is at most this
+/// (`tests/kernels.rs` checks).
+pub const STRIDED_WALK_DEPTH: usize = 256;
 
 /// One row tile of a strided call: `m` rows from `rows`, across all the
 /// call's panels.
