@@ -30,8 +30,9 @@ enum Gather {
 }
 
 /// A task copies contiguous rows only when it has at least this many weight
-/// panels to reuse the copy for: resnet50.s4.reduce cut into tasks of one
-/// panel each ran 20% slower on two threads with a copy per task.
+/// panels to reuse the copy for: resnet50.s4.reduce (then copied) cut into
+/// tasks of one panel each ran 20% slower on two threads with a copy per
+/// task.
 const GATHER_MIN_PANELS: usize = 4;
 
 /// Associativity of the L1 data cache assumed when deciding whether a tile's
@@ -136,7 +137,8 @@ impl Call<'_> {
         let (_, a_k) = self.input.2.channels_from(self.input.1.channel_offset);
         if a_k.block == 1 {
             Some(Gather::Planar)
-        } else if a_k.block == 0 && self.rows_alias_in_l1() && panels >= GATHER_MIN_PANELS {
+        } else if a_k.block == 0 && self.rows_alias_in_l1() && self.desc.stride != [1, 1] && panels >= GATHER_MIN_PANELS
+        {
             Some(Gather::Contiguous)
         } else {
             None
@@ -295,13 +297,15 @@ impl Schedule {
             return cut(min_blocks, 1, true);
         }
         let k = call.k().max(1);
-        // Where a block's rows alias in L1 and are copied (`Call::gather`),
-        // keep enough panels per task for the copy, if the weights fit in L2.
-        // resnet50.s4.reduce (1 MiB of weights) was cut into tasks of one
-        // panel, which read their rows in place, and ran at 1.79-1.80x on two
-        // threads; kept to 8 panels per task it ran at 1.91-1.92x (three runs
-        // each, interleaved). s5.reduce (4 MiB) ran 1.98x without this and
-        // 1.93x with it.
+        // Where a block's rows alias in L1 and are copied (`Call::gather`:
+        // now only at strides past 1, such as s4.downsample), keep enough
+        // panels per task for the copy, if the weights fit in L2.
+        // resnet50.s4.reduce (1 MiB of weights), when it was copied too, was
+        // cut into tasks of one panel, which read their rows in place in
+        // 12-row tiles, and ran at 1.79-1.80x on two threads; kept to 8
+        // panels per task it ran at 1.91-1.92x (three runs each,
+        // interleaved). s5.reduce (4 MiB) ran 1.98x without this and 1.93x
+        // with it.
         let keep_copy = call.gather(panels) == Some(Gather::Contiguous) && 4 * k * call.n() <= 2 * block_bytes();
         let mut best = (usize::MAX, cut(min_blocks, 1, true));
         for row_blocks in min_blocks..=(min_blocks + 4 * threads).min(tiles) {
@@ -565,14 +569,25 @@ unsafe fn run_block(
     //   for NHWC. (The other orientation, weights broadcast and pixels loaded
     //   as vectors, would need a second family of kernels; blocked NCHWc
     //   reads in place at 90+% of NHWC speed.)
-    // * Rows a multiple of 4 KiB apart, read by a kernel of more than 8 rows:
-    //   the same k of every row then falls in one L1 set, and a set has 8 ways
-    //   on the x86-64 cores this was measured on (Zen 4; 12 on recent Intel
-    //   cores). 12x32 AVX-512 tiles at K = 1024 ran at 89.5% of peak, against
-    //   98.2% at K = 1040 (CLI, Zen 4); the copy's rows are 16 floats longer.
-    //   With it, s4.reduce, s5.reduce, s4.downsample and s5.downsample went
-    //   from 97-106 to 108-112 GFLOP/s (one thread, AVX-512, Zen 4).
+    // * Rows a multiple of 4 KiB apart, read by a kernel of more than 8 rows,
+    //   at a stride past 1 (see below for stride 1): the same k of every row
+    //   then falls in one L1 set, and a set has 8 ways on the x86-64 cores
+    //   this was measured on (Zen 4; 12 on recent Intel cores). 12x32 AVX-512
+    //   tiles at K = 1024 ran at 89.5% of peak, against 98.2% at K = 1040
+    //   (CLI, Zen 4); the copy's rows are 16 floats longer, and packed where
+    //   the stride spread them out. With it, s4.reduce, s5.reduce,
+    //   s4.downsample and s5.downsample went from 97-106 to 108-112 GFLOP/s
+    //   (one thread, AVX-512, Zen 4).
     let gather = call.gather(panels.len());
+    // Rows that alias in L1 and are read in place go to the kernel in calls
+    // of at most `L1_WAYS` rows (as even as `row_tiles` cuts them: 49 rows
+    // in 7 calls of 7, not 6 of 8 and one alone), so that its tiles have no
+    // more rows than a set has ways. At stride 1 this beat the copy (the two
+    // timed in turn in one process, three runs, AVX-512, Zen 4): s4.reduce
+    // 111-112 to 115 GFLOP/s, s5.reduce 114 to 115-116; at stride 2 the copy
+    // stays ahead (calls of 8 rows against it: s4.downsample 1-2% slower,
+    // s5.downsample 3-6%).
+    let rows_per_call = if gather.is_none() && call.rows_alias_in_l1() { L1_WAYS } else { count };
     let mut scratch = None;
     if let Some(gather) = gather {
         let stride = if gather == Gather::Planar { k } else { k + 16 };
@@ -657,8 +672,18 @@ unsafe fn run_block(
         // SAFETY: the pointers above satisfy the ABI contract for this kernel
         // (validated shapes, the block's `count` rows, 64-byte aligned panels
         // of k·nr floats `panel_stride` apart, nr bias floats per panel), and
-        // the kernel's ISA was checked when packing.
-        unsafe { (kernel.run)(&args) };
+        // the kernel's ISA was checked when packing; so does each call of
+        // rows `at..at + rows` of them (`row_tiles` covers `0..count`).
+        for (at, rows) in pointwise_kernels::abi::row_tiles(count, rows_per_call) {
+            let part = TileArgs {
+                m: rows,
+                a_rows: a_rows[at..].as_ptr(),
+                c_rows: c_rows[at..].as_ptr(),
+                r_rows: if args.r_rows.is_null() { args.r_rows } else { r_rows[at..].as_ptr() },
+                ..args
+            };
+            unsafe { (kernel.run)(&part) };
+        }
     }
 
     if let Some(rows) = scratch {

@@ -99,11 +99,16 @@ fn large_depths() {
             check_case(&plain_case(Conv1x1::new(k, 19), 1, 2, 7), isa, k as u64).unwrap();
         }
         // Pixels a multiple of 4 KiB apart, which kernels of more than 8 rows
-        // read from a copy of their rows: a channel slice of 1000 of 1024
-        // channels, and 2 groups of 512 channels at stride 2 (8 KiB apart).
-        for (seed, conv, in_slice) in
-            [(1, Conv1x1::new(1000, 19), (16, 8)), (2, Conv1x1::new(1024, 38).with_groups(2).with_stride(2, 2), (0, 0))]
-        {
+        // read in calls of at most 8 rows, or, at a stride past 1 with 4
+        // panels or more, from a copy of their rows: a channel slice of 1000
+        // of 1024 channels, 2 groups of 512 channels at stride 2 (8 KiB
+        // apart), and 5 panels of 32 columns at stride 1 and at stride 2.
+        for (seed, conv, in_slice) in [
+            (1, Conv1x1::new(1000, 19), (16, 8)),
+            (2, Conv1x1::new(1024, 38).with_groups(2).with_stride(2, 2), (0, 0)),
+            (5, Conv1x1::new(1024, 150), (0, 0)),
+            (6, Conv1x1::new(512, 150).with_stride(2, 2), (0, 0)),
+        ] {
             let case = Case { residual: Some(Layout::Nhwc), in_slice, ..plain_case(conv, 2, 4, 13) };
             check_case(&case, isa, seed).unwrap();
         }
