@@ -174,9 +174,10 @@ impl Call<'_> {
     /// `strided_depth`, two pixels or more, rows that do not alias in L1.
     fn strided_rows(&self) -> Option<StridedCall> {
         let run = self.kernel.run_strided?;
-        // Rows that alias in L1 are copied first (`gather`), which only the
-        // indirect entry point can read; a call of one pixel has no rows to
-        // stride over.
+        // Rows that alias in L1 go to the indirect entry point, which reads
+        // them in calls of at most `L1_WAYS` rows (see `run_block`), where
+        // the strided walk would take the kernel's full tiles; a call of one
+        // pixel has no rows to stride over.
         if self.k() > self.kernel.strided_depth || self.pixels() < 2 || self.rows_alias_in_l1() {
             return None;
         }

@@ -253,7 +253,8 @@ fn strided_entry_is_taken_where_it_applies() {
             // One pixel per image, two in the call (N = 2); a one-pixel
             // call (N = 1) below.
             (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 24, 1, yes),
-            // Rows 4 KiB apart: copied first for tiles of more than 8 rows.
+            // Rows 4 KiB apart: read through the indirect entry point, in
+            // calls of at most 8 rows, by kernels of more than 8 rows.
             (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 1024, 3, |mr| mr <= 8),
             (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 24, 0, no),
         ] {

@@ -732,9 +732,9 @@ pub struct Kernel {
     /// At depths `k` up to this (0 for a kernel without a strided entry
     /// point; `usize::MAX`, written `any` in the tile table: always), the
     /// driver takes [`run_strided`](Kernel::run_strided) for the calls that
-    /// [`StridedArgs`] can describe, of two pixels or more, whose rows it
-    /// does not copy first (rows a multiple of 4 KiB apart, read by tiles
-    /// of more than 8 rows). Like `panels_walk_depth`, the driver's policy,
+    /// [`StridedArgs`] can describe, of two pixels or more, whose rows do
+    /// not alias in L1 (rows a multiple of 4 KiB apart, read by tiles of
+    /// more than 8 rows). Like `panels_walk_depth`, the driver's policy,
     /// not part of the contract: the strided entry point computes any call
     /// it is given.
     pub strided_depth: usize,
