@@ -164,6 +164,14 @@ fn walked_panels() {
             let case = Case { input, output, residual, ..plain_case(conv, 2, 9, 15) };
             check_case(&case, isa, seed).unwrap();
         }
+        // Panels heavier than the walk's budget (a third of the L3, at most
+        // 85 MiB; 11 MiB here against 10.7 MiB of a 32 MiB L3): the driver
+        // goes one panel at a time where the kernel would walk (K = 256 is
+        // within every walking kernel's depth), at depths of 256 and 128.
+        for (seed, conv) in [(22, Conv1x1::new(256, 11264)), (23, Conv1x1::new(128, 23040))] {
+            let case = Case { residual: Some(Layout::Nhwc), ..plain_case(conv, 1, 2, 7) };
+            check_case(&case, isa, seed).unwrap();
+        }
     }
 }
 
