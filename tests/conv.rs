@@ -127,8 +127,8 @@ fn large_depths() {
 
 /// Calls of several output panels, which kernels may walk row tile by row
 /// tile across their panels (`Kernel::panels_walk_depth`): the narrow-depth
-/// expansion layers (K up to 64), and depths at and past 256 (the 12x32
-/// AVX-512 kernel's walk depth); whole panels (96 = 3·32), a last half panel
+/// expansion layers (K up to 64), and depths at and past 256 (the general
+/// x86-64 kernels walk at every depth, the strided walk up to 256); whole panels (96 = 3·32), a last half panel
 /// (144 = 4.5·32, 40 = 2.5·16, 48 = 1.5·32), a narrower last one (200, 40 of
 /// a 32-column kernel), groups, stride, blocked layouts, residual and
 /// activation, through the driver's blocks. (`large_depths` walks at K >=

@@ -153,10 +153,12 @@ pub(crate) fn walks_strided(s: &StridedArgs, lanes: usize) -> bool {
     s.m >= 2 && s.n.is_multiple_of(lanes) && s.k <= STRIDED_WALK_DEPTH
 }
 
-/// The deepest call a strided entry point walks. Below K = 512 no x86-64
-/// kernel prefetches its panel or its next rows (`streams_panel`,
-/// `streams_rows`), so the walk, which does neither, gives up nothing there;
-/// deeper calls go to the indirect entry point, which does.
+/// The deepest call a strided entry point walks. Deeper calls go to the
+/// indirect entry point, whose walk on the 6x16 AVX2 kernel fetches a share
+/// of the next row tile's rows before each panel (from K = 512, a block's
+/// first call), which the strided walk does not. (The 12x32 AVX-512
+/// kernel's indirect walk fetches nothing ahead; a deeper strided walk for
+/// it alone was not measured apart.)
 /// The tile table's `strided_depth` of the general kernels is at most this
 /// (`tests/kernels.rs` checks).
 pub const STRIDED_WALK_DEPTH: usize = 256;
