@@ -1,18 +1,37 @@
 #!/usr/bin/env bash
 # Regenerates the README's results table: XNNPACK through ../shared/peers/run,
 # then pointwise, gemm 0.19 and matrixmultiply in one process
-# (examples/results.rs), back to back on this machine, 1 thread.
-#   bash scripts/results.sh            # prints the table
-#   bash scripts/results.sh --readme   # also replaces the table in README.md
+# (examples/results.rs), back to back on this machine, 1 thread; RUNS times
+# (3 unless --runs says), and then the best of the runs of each implementation
+# per layer (scripts/best_of_runs.py): the machine is shared, and other
+# tenants slow a run now and then.
+#   bash scripts/results.sh                     # prints the table
+#   bash scripts/results.sh --runs 1            # one run, as it came
+#   bash scripts/results.sh --readme            # also replaces the table in README.md
+# Each run's own table goes to stderr, so that a disturbed run shows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-xnn=$(mktemp)
-trap 'rm -f "$xnn" "$xnn.md"' EXIT
-../shared/peers/run tflite_xnnpack >"$xnn" 2>/dev/null || echo "warning: XNNPACK peers did not run; its column is n/a" >&2
-cargo run --release --quiet --example results -- --xnnpack "$xnn" | tee "$xnn.md"
-if [ "${1:-}" = "--readme" ]; then
-    python3 - "$xnn.md" <<'PY'
-import sys, re
+runs=3
+readme=false
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs) runs="$2"; shift 2 ;;
+        --readme) readme=true; shift ;;
+        *) echo "usage: bash scripts/results.sh [--runs N] [--readme]" >&2; exit 2 ;;
+    esac
+done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cargo build --release --quiet --example results
+for run in $(seq 1 "$runs"); do
+    ../shared/peers/run tflite_xnnpack >"$work/xnn$run" 2>/dev/null || echo "warning: XNNPACK peers did not run; its column is n/a" >&2
+    ./target/release/examples/results --xnnpack "$work/xnn$run" >"$work/run$run.md"
+    { echo "run $run of $runs:"; cat "$work/run$run.md"; echo; } >&2
+done
+python3 scripts/best_of_runs.py "$work"/run*.md | tee "$work/table.md"
+if $readme; then
+    python3 - "$work/table.md" <<'PY'
+import sys
 table = open(sys.argv[1]).read().strip()
 readme = open("README.md").read()
 start, end = "<!-- results:start -->", "<!-- results:end -->"
