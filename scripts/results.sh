@@ -15,20 +15,25 @@ runs=3
 readme=false
 while [ $# -gt 0 ]; do
     case "$1" in
-        --runs) runs="$2"; shift 2 ;;
+        --runs) runs="${2:-}"; shift $(($# > 1 ? 2 : 1)) ;;
         --readme) readme=true; shift ;;
         *) echo "usage: bash scripts/results.sh [--runs N] [--readme]" >&2; exit 2 ;;
     esac
 done
+case "$runs" in
+    '' | *[!0-9]*) echo "--runs takes a positive number" >&2; exit 2 ;;
+esac
+[ "$((10#$runs))" -ge 1 ] || { echo "--runs takes a positive number" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cargo build --release --quiet --example results
+tables=()
 for run in $(seq 1 "$runs"); do
     ../shared/peers/run tflite_xnnpack >"$work/xnn$run" 2>/dev/null || echo "warning: XNNPACK peers did not run; its column is n/a" >&2
-    ./target/release/examples/results --xnnpack "$work/xnn$run" >"$work/run$run.md"
+    cargo run --release --quiet --example results -- --xnnpack "$work/xnn$run" >"$work/run$run.md"
     { echo "run $run of $runs:"; cat "$work/run$run.md"; echo; } >&2
+    tables+=("$work/run$run.md")
 done
-python3 scripts/best_of_runs.py "$work"/run*.md | tee "$work/table.md"
+python3 scripts/best_of_runs.py "${tables[@]}" | tee "$work/table.md"
 if $readme; then
     python3 - "$work/table.md" <<'PY'
 import sys

@@ -99,10 +99,10 @@ fn l2_cache_bytes() -> usize {
 /// L3, 1 MiB L2), 6x16 AVX2 kernel, one thread, 14x14 pixels, walked
 /// against one panel per call, timed in turn in one process: weights of 16
 /// MiB (K = 2048, N = 2048; K = 1024, N = 4096) ran at 33-38 GFLOP/s walked
-/// and 85-91 panel by panel; weights of 9.4 MiB (K = 768, N = 3072 and the
+/// and 85-91 panel by panel; weights of 9 MiB (K = 768, N = 3072 and the
 /// reverse) ran 11-31% faster walked than panel by panel. A third of the L3
 /// lies between the two. Cutting such a walk into calls of fewer panels (2-8
-/// MiB) instead lost 2-28% on the 9.4 MiB layers: every call after a
+/// MiB) instead lost 2-28% on the 9 MiB layers: every call after a
 /// block's first then reads the block's rows again, after the panels
 /// streaming past have pushed them out of L2.
 fn walk_panel_budget_bytes() -> usize {
@@ -111,17 +111,27 @@ fn walk_panel_budget_bytes() -> usize {
     *BYTES.get_or_init(|| cache_bytes(3).map_or(32 * 1024 * 1024, |b| b.clamp(3 << 20, 256 << 20)) / 3)
 }
 
-/// The size that Linux reports for CPU 0's cache `index` (`index2` is the
-/// unified L2 on x86-64 and on Arm cores with a private L2, `index3` the L3
-/// where there is one); `None` elsewhere.
-fn cache_bytes(index: usize) -> Option<usize> {
+/// The size that Linux reports for CPU 0's data or unified cache of `level`
+/// (2: the L2, private on x86-64 and on Arm cores with one of their own; 3:
+/// the L3 that CPU 0 shares, where there is one); `None` elsewhere.
+fn cache_bytes(level: u32) -> Option<usize> {
     // Miri isolates the program from the file system.
     if cfg!(miri) {
         return None;
     }
-    let path = format!("/sys/devices/system/cpu/cpu0/cache/index{index}/size");
-    let text = std::fs::read_to_string(path).ok()?;
-    let text = text.trim();
+    (0..16).find_map(|index| {
+        let read =
+            |file: &str| std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu0/cache/index{index}/{file}"));
+        let level_here = read("level").ok()?.trim().parse::<u32>().ok()?;
+        if level_here != level || read("type").ok()?.trim() == "Instruction" {
+            return None;
+        }
+        size_bytes(read("size").ok()?.trim())
+    })
+}
+
+/// A cache size as sysfs writes it (`1024K`, `32M`, or bytes).
+fn size_bytes(text: &str) -> Option<usize> {
     let (digits, scale) = match text.strip_suffix('K') {
         Some(d) => (d, 1024),
         None => match text.strip_suffix('M') {
@@ -781,5 +791,20 @@ unsafe fn activation_pass(
                 call.desc.activation.apply_slice(run);
             });
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_bytes;
+
+    #[test]
+    fn cache_sizes_as_sysfs_writes_them() {
+        assert_eq!(size_bytes("1024K"), Some(1024 * 1024));
+        assert_eq!(size_bytes("32M"), Some(32 * 1024 * 1024));
+        assert_eq!(size_bytes("49152"), Some(49152));
+        assert_eq!(size_bytes("0K"), None);
+        assert_eq!(size_bytes("12G"), None);
+        assert_eq!(size_bytes(""), None);
     }
 }

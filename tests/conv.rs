@@ -113,12 +113,15 @@ fn large_depths() {
             check_case(&case, isa, seed).unwrap();
         }
         // Whole panels of 16 and 32 columns at depths of 512 and more, over
-        // several row tiles, rows not 4 KiB apart: the kernels' instances that
-        // stream their panel and prefetch the next tile's rows.
+        // several row tiles, rows not 4 KiB apart: the walks at those depths
+        // (NHWC) and, in blocked layouts, the kernels' per-panel instances
+        // that stream their panel and prefetch the next tile's rows.
         for (seed, conv, input) in [
             (3, Conv1x1::new(520, 64), Layout::Nhwc),
             (4, Conv1x1::new(1040, 96).with_stride(2, 1), Layout::Nhwc),
             (5, Conv1x1::new(528, 64), Layout::Nchwc(16)),
+            // One panel of the 12x32 kernel: never walked.
+            (7, Conv1x1::new(520, 32), Layout::Nhwc),
         ] {
             check_case(&Case { input, ..plain_case(conv, 1, 5, 7) }, isa, seed).unwrap();
         }
@@ -164,10 +167,10 @@ fn walked_panels() {
             let case = Case { input, output, residual, ..plain_case(conv, 2, 9, 15) };
             check_case(&case, isa, seed).unwrap();
         }
-        // Panels heavier than the walk's budget (a third of the L3, at most
-        // 85 MiB; 11 MiB here against 10.7 MiB of a 32 MiB L3): the driver
-        // goes one panel at a time where the kernel would walk (K = 256 is
-        // within every walking kernel's depth), at depths of 256 and 128.
+        // Panels heavier than the walk's budget, where the L3 is 33 MiB or
+        // less (a third of it; 11 MiB here against 10.7 MiB of a 32 MiB L3):
+        // the driver goes one panel at a time where the kernel would walk,
+        // at depths of 256 and 128. With a larger L3 they are walked.
         for (seed, conv) in [(22, Conv1x1::new(256, 11264)), (23, Conv1x1::new(128, 23040))] {
             let case = Case { residual: Some(Layout::Nhwc), ..plain_case(conv, 1, 2, 7) };
             check_case(&case, isa, seed).unwrap();

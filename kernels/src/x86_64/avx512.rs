@@ -307,9 +307,12 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
 /// mobilenetv2.b2.expand (K = 16, N = 96) 95 to 100, b5.expand and
 /// resnet50.s2.expand +2%, s2.first and b8.expand +1%; at K = 96-160
 /// (s3.expand, b12.expand, b15.expand, shufflenet.grouped) +2-3%. Past K =
-/// 256 it stops paying: the 12 rows no longer stay in L1 beside the streamed
-/// panel, and walked at every depth, resnet50.s3.reduce.batch8 lost 2.6% and
-/// s4.reduce and s5.reduce 1%.
+/// 256 too, since the driver stops a walk at a third of the L3 of panels
+/// (`walk_panel_budget_bytes`), three runs in one process: s3.reduce and its
+/// batch of 8 +1-2%, s4.downsample +2-4.5%, s5.reduce, s5.expand and
+/// s5.downsample +1-4%, mobilenetv2.head +1.5-2.4% (against the per-panel
+/// tile with its panel and next-row prefetches, which this walk does not
+/// issue). Without that budget, 16 MiB of weights lost 22-46% walked.
 ///
 /// # Safety
 /// As for [`super::walk::walk_tile`], with `NR = 32`; the CPU has AVX-512F.
