@@ -312,3 +312,26 @@ fn strided_entry_is_taken_where_it_applies() {
         }
     }
 }
+
+/// Dispatch's kernel per layer shape, from the tile table: a narrow companion
+/// with a `shallow_depth` takes the layers up to that depth whose output
+/// channels fill whole panels of it, and the general kernel the others (one
+/// level deeper, or channels that end in a part of a panel).
+#[test]
+fn shallow_layers_take_the_companion_the_table_names() {
+    for isa in dispatch::available_isas() {
+        let general = dispatch::kernels_for(isa).next().unwrap();
+        for companion in dispatch::kernels_for(isa).filter(|k| k.shallow_depth > 0) {
+            let (k, nr) = (companion.shallow_depth, companion.nr);
+            let picked = |k: usize, n: usize| {
+                let conv = Conv1x1::new(k, n);
+                let weights = vec![0.5; k * n];
+                conv.pack_for(isa, &weights, WeightOrder::OutIn, None).unwrap().kernel().name
+            };
+            assert_eq!(picked(k, 3 * nr), companion.name, "{isa:?}: K = {k}, N = {}", 3 * nr);
+            assert_eq!(picked(1, 2 * nr), companion.name, "{isa:?}: K = 1, N = {}", 2 * nr);
+            assert_eq!(picked(k + 1, 3 * nr), general.name, "{isa:?}: K = {}, N = {}", k + 1, 3 * nr);
+            assert_eq!(picked(k, 3 * nr + nr / 2), general.name, "{isa:?}: K = {k}, N = {}", 3 * nr + nr / 2);
+        }
+    }
+}
