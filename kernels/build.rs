@@ -11,7 +11,6 @@ struct Tile {
     nr: usize,
     panels_walk_depth: usize,
     strided_depth: usize,
-    shallow_depth: usize,
 }
 
 /// (isa column, `Isa` variant, module path, cfg that compiles the module)
@@ -31,11 +30,7 @@ fn main() {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|line| {
             let f: Vec<&str> = line.split(',').map(str::trim).collect();
-            assert_eq!(
-                f.len(),
-                7,
-                "tiles.csv: expected name,isa,mr,nr,panels_walk_depth,strided_depth,shallow_depth in {line:?}"
-            );
+            assert_eq!(f.len(), 6, "tiles.csv: expected name,isa,mr,nr,panels_walk_depth,strided_depth in {line:?}");
             let tile = Tile {
                 name: f[0].to_string(),
                 isa: f[1].to_string(),
@@ -43,7 +38,6 @@ fn main() {
                 nr: f[3].parse().expect("tiles.csv: nr is a number"),
                 panels_walk_depth: depth(f[4], "panels_walk_depth"),
                 strided_depth: depth(f[5], "strided_depth"),
-                shallow_depth: depth(f[6], "shallow_depth"),
             };
             assert!(ISAS.iter().any(|i| i.0 == tile.isa), "tiles.csv: unknown isa {}", tile.isa);
             assert!(tile.mr >= 1 && tile.nr >= 1, "tiles.csv: empty tile in {line:?}");
@@ -68,7 +62,7 @@ fn main() {
             out,
             "    #[cfg({cfg})]\n    Kernel {{ name: \"{name}\", isa: Isa::{variant}, mr: {mr}, nr: {nr}, \
              panels_walk_depth: {walk_depth}, run: {module}::{name}, run_strided: {strided}, \
-             strided_depth: {strided_depth}, shallow_depth: {shallow_depth} }},",
+             strided_depth: {strided_depth} }},",
             name = t.name,
             strided =
                 if t.strided_depth > 0 { format!("Some({module}::{}_strided)", t.name) } else { "None".to_string() },
@@ -76,7 +70,6 @@ fn main() {
             nr = t.nr,
             walk_depth = depth_literal(t.panels_walk_depth),
             strided_depth = depth_literal(t.strided_depth),
-            shallow_depth = depth_literal(t.shallow_depth),
         )
         .unwrap();
     }

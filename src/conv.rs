@@ -143,7 +143,7 @@ impl Conv1x1 {
                 return Err(Error::LengthMismatch { what: "bias", expected: self.out_channels, actual: bias.len() });
             }
         }
-        let kernel = dispatch::select_kernel(isa, self.in_channels / self.groups, self.out_channels / self.groups)?;
+        let kernel = dispatch::select_kernel(isa, self.out_channels / self.groups)?;
         let packed = pack::pack_weights(self, kernel, weights, order, bias)?;
         Ok(PackedConv { desc: *self, kernel, weights: packed.weights, bias: packed.bias })
     }

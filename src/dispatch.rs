@@ -103,16 +103,13 @@ pub fn kernels_for(isa: Isa) -> impl Iterator<Item = &'static Kernel> {
     KERNELS.iter().filter(move |k| k.isa == isa)
 }
 
-/// The kernel for a GEMM of depth `k` and `n` output channels per group on
-/// `isa`, which [`check`] has accepted. The first kernel of the ISA in the tile
-/// table is its general one; a narrower companion is taken when all `n`
-/// channels fit in one of its panels (then the general tile would mostly
-/// multiply zero columns), or, up to its `shallow_depth`, when they fill whole
-/// panels of it (at shallow depths its smaller tile wins); for other layers
-/// the general kernel's larger register tile wins.
-pub(crate) fn select_kernel(isa: Isa, k: usize, n: usize) -> Result<&'static Kernel> {
+/// The kernel for a GEMM of `n` output channels per group on `isa`, which
+/// [`check`] has accepted. The first kernel of the ISA in the tile table is its
+/// general one; a narrower companion is taken only when all `n` channels fit in
+/// one of its panels (then the general tile would mostly multiply zero columns,
+/// while for wider layers its larger register tile wins).
+pub(crate) fn select_kernel(isa: Isa, n: usize) -> Result<&'static Kernel> {
     let general = kernels_for(isa).next().ok_or(Error::IsaNotCompiled { isa })?;
-    let takes = |c: &Kernel| n <= c.nr || (k <= c.shallow_depth && n.is_multiple_of(c.nr));
-    let narrow = kernels_for(isa).filter(|c| c.nr < general.nr && takes(c)).min_by_key(|c| c.nr);
+    let narrow = kernels_for(isa).filter(|k| k.nr < general.nr && n <= k.nr).min_by_key(|k| k.nr);
     Ok(narrow.unwrap_or(general))
 }

@@ -15,6 +15,7 @@ use pointwise_kernels::abi::{StridedArgs, StridedFn};
 use pointwise_kernels::abi::{A_COLD, A_STREAMED, A_WARM};
 use pointwise_kernels::{Kernel, Strides, TileArgs};
 
+use crate::cache;
 use crate::conv::Conv1x1;
 use crate::layout::{Geometry, TensorDesc};
 use crate::pack::{self, panel_offset, panels};
@@ -34,10 +35,6 @@ enum Gather {
 /// tasks of one panel each ran 20% slower on two threads with a copy per
 /// task.
 const GATHER_MIN_PANELS: usize = 4;
-
-/// Associativity of the L1 data cache assumed when deciding whether a tile's
-/// rows evict each other (see `run_block`).
-const L1_WAYS: usize = 8;
 
 thread_local! {
     /// Per-thread scratch for gathered activation rows (planar input, and rows
@@ -78,69 +75,7 @@ const MAX_STRIDED_BLOCK_ROWS: usize = 240 * 16;
 /// per block: measured on Zen 4 (1 MiB L2), s5.downsample went from 84 to 94
 /// GFLOP/s on one thread, and s5.reduce from 1.7x to 1.9x on two.
 fn block_bytes() -> usize {
-    l2_cache_bytes() / 2
-}
-
-/// This core's L2 size, read once (512 KiB where the system does not say).
-fn l2_cache_bytes() -> usize {
-    static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    // Nonsense ignored: the blocks stay within 128 KiB..8 MiB.
-    *BYTES.get_or_init(|| cache_bytes(2).map_or(512 * 1024, |b| b.clamp(256 * 1024, 16 * 1024 * 1024)))
-}
-
-/// The most bytes of weight panels that one walked kernel call spans (see
-/// `panel_calls`): a third of the L3, read once (32 MiB where the system
-/// does not say, which gives 10.7 MiB).
-///
-/// A walk reads all of its call's panels again for every row tile, so they
-/// must stay in L3 from one tile to the next, beside the activations and
-/// output that stream through it and whatever other cores keep there. Past
-/// that they come from memory, once per tile. Measured on Zen 4 (32 MiB
-/// L3, 1 MiB L2), 6x16 AVX2 kernel, one thread, 14x14 pixels, walked
-/// against one panel per call, timed in turn in one process: weights of 16
-/// MiB (K = 2048, N = 2048; K = 1024, N = 4096) ran at 33-38 GFLOP/s walked
-/// and 85-91 panel by panel; weights of 9 MiB (K = 768, N = 3072 and the
-/// reverse) ran 11-31% faster walked than panel by panel. A third of the L3
-/// lies between the two. Cutting such a walk into calls of fewer panels (2-8
-/// MiB) instead lost 2-28% on the 9 MiB layers: every call after a
-/// block's first then reads the block's rows again, after the panels
-/// streaming past have pushed them out of L2.
-fn walk_panel_budget_bytes() -> usize {
-    static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    // Nonsense ignored: a walk spans 1..85 MiB of panels at most.
-    *BYTES.get_or_init(|| cache_bytes(3).map_or(32 * 1024 * 1024, |b| b.clamp(3 << 20, 256 << 20)) / 3)
-}
-
-/// The size that Linux reports for CPU 0's data or unified cache of `level`
-/// (2: the L2, private on x86-64 and on Arm cores with one of their own; 3:
-/// the L3 that CPU 0 shares, where there is one); `None` elsewhere.
-fn cache_bytes(level: u32) -> Option<usize> {
-    // Miri isolates the program from the file system.
-    if cfg!(miri) {
-        return None;
-    }
-    (0..16).find_map(|index| {
-        let read =
-            |file: &str| std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu0/cache/index{index}/{file}"));
-        let level_here = read("level").ok()?.trim().parse::<u32>().ok()?;
-        if level_here != level || read("type").ok()?.trim() == "Instruction" {
-            return None;
-        }
-        size_bytes(read("size").ok()?.trim())
-    })
-}
-
-/// A cache size as sysfs writes it (`1024K`, `32M`, or bytes).
-fn size_bytes(text: &str) -> Option<usize> {
-    let (digits, scale) = match text.strip_suffix('K') {
-        Some(d) => (d, 1024),
-        None => match text.strip_suffix('M') {
-            Some(d) => (d, 1024 * 1024),
-            None => (text, 1),
-        },
-    };
-    let bytes = digits.parse::<usize>().ok()?.checked_mul(scale)?;
-    (bytes > 0).then_some(bytes)
+    cache::l2_bytes() / 2
 }
 
 /// A validated call. Lengths and channel ranges were checked by the caller,
@@ -184,14 +119,14 @@ impl Call<'_> {
     /// same k of every row of a tile then falls in one set (see `run_block`).
     fn rows_alias_in_l1(&self) -> bool {
         let row_step_bytes = 4 * self.input.2.pixel * self.desc.stride[1];
-        self.kernel.mr > L1_WAYS && row_step_bytes.is_multiple_of(4096)
+        self.kernel.mr > cache::l1d_ways() && row_step_bytes.is_multiple_of(4096)
     }
     /// The `a_cold` hint of a block's first read of its rows: whether the
     /// activations the call reads are larger than L2, so that they stream
     /// from L3 or memory rather than stay in L2 from the layer before.
     fn cold_rows(&self) -> u32 {
         let bytes = self.pixels().saturating_mul(self.desc.in_channels).saturating_mul(4);
-        if bytes > l2_cache_bytes() {
+        if bytes > cache::l2_bytes() {
             A_STREAMED
         } else {
             A_COLD
@@ -210,7 +145,7 @@ impl Call<'_> {
     fn strided_rows(&self) -> Option<StridedCall> {
         let run = self.kernel.run_strided?;
         // Rows that alias in L1 go to the indirect entry point, which reads
-        // them in calls of at most `L1_WAYS` rows (see `run_block`), where
+        // them in calls of at most `cache::l1d_ways()` rows (see `run_block`), where
         // the strided walk would take the kernel's full tiles; a call of one
         // pixel has no rows to stride over.
         if self.k() > self.kernel.strided_depth || self.pixels() < 2 || self.rows_alias_in_l1() {
@@ -605,10 +540,11 @@ unsafe fn run_block(
     //   for NHWC. (The other orientation, weights broadcast and pixels loaded
     //   as vectors, would need a second family of kernels; blocked NCHWc
     //   reads in place at 90+% of NHWC speed.)
-    // * Rows a multiple of 4 KiB apart, read by a kernel of more than 8 rows,
-    //   at a stride past 1 (see below for stride 1): the same k of every row
-    //   then falls in one L1 set, and a set has 8 ways on the x86-64 cores
-    //   this was measured on (Zen 4; 12 on recent Intel cores). 12x32 AVX-512
+    // * Rows a multiple of 4 KiB apart, read by a kernel of more rows than an
+    //   L1 set has ways (`cache::l1d_ways`), at a stride past 1 (see below
+    //   for stride 1): the same k of every row then falls in one L1 set (8
+    //   ways on Zen 4, where this was measured; 12 on recent Intel cores,
+    //   where the 12-row tiles need no copy). 12x32 AVX-512
     //   tiles at K = 1024 ran at 89.5% of peak, against 98.2% at K = 1040
     //   (CLI, Zen 4); the copy's rows are 16 floats longer, and packed where
     //   the stride spread them out. With it, s4.reduce, s5.reduce,
@@ -616,14 +552,14 @@ unsafe fn run_block(
     //   (one thread, AVX-512, Zen 4).
     let gather = call.gather(panels.len());
     // Rows that alias in L1 and are read in place go to the kernel in calls
-    // of at most `L1_WAYS` rows (as even as `row_tiles` cuts them: 49 rows
-    // in 7 calls of 7, not 6 of 8 and one alone), so that its tiles have no
+    // of at most `cache::l1d_ways()` rows (as even as `row_tiles` cuts them:
+    // 49 rows in 7 calls of 7, not 6 of 8 and one alone), so that its tiles have no
     // more rows than a set has ways. At stride 1 this beat the copy (the two
     // timed in turn in one process, three runs, AVX-512, Zen 4): s4.reduce
     // 111-112 to 115 GFLOP/s, s5.reduce 114 to 115-116; at stride 2 the copy
     // stays ahead (calls of 8 rows against it: s4.downsample 1-2% slower,
     // s5.downsample 3-6%).
-    let rows_per_call = if gather.is_none() && call.rows_alias_in_l1() { L1_WAYS } else { count };
+    let rows_per_call = if gather.is_none() && call.rows_alias_in_l1() { cache::l1d_ways() } else { count };
     let mut scratch = None;
     if let Some(gather) = gather {
         let stride = if gather == Gather::Planar { k } else { k + 16 };
@@ -754,7 +690,7 @@ fn panel_calls(
     let walk = count > 1
         && call.k() <= kernel.panels_walk_depth
         && walkable
-        && panels.len().saturating_mul(panel_bytes) <= walk_panel_budget_bytes();
+        && panels.len().saturating_mul(panel_bytes) <= cache::walk_panel_budget_bytes();
     let narrow_last = walk
         && !call.n().is_multiple_of(pointwise_kernels::abi::walk_granule(nr))
         && panels.end == pack::panels(call.n(), nr);
@@ -791,20 +727,5 @@ unsafe fn activation_pass(
                 call.desc.activation.apply_slice(run);
             });
         });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::size_bytes;
-
-    #[test]
-    fn cache_sizes_as_sysfs_writes_them() {
-        assert_eq!(size_bytes("1024K"), Some(1024 * 1024));
-        assert_eq!(size_bytes("32M"), Some(32 * 1024 * 1024));
-        assert_eq!(size_bytes("49152"), Some(49152));
-        assert_eq!(size_bytes("0K"), None);
-        assert_eq!(size_bytes("12G"), None);
-        assert_eq!(size_bytes(""), None);
     }
 }

@@ -20,6 +20,7 @@
 //! `avx512`, `neon`). [`Conv1x1::pack_for`] forces one per layer.
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
+mod cache;
 mod conv;
 mod convert;
 pub mod dispatch;

@@ -738,12 +738,6 @@ pub struct Kernel {
     /// not part of the contract: the strided entry point computes any call
     /// it is given.
     pub strided_depth: usize,
-    /// For a narrow companion of its ISA's general kernel: at depths `k` up
-    /// to this (0: never), dispatch takes it in place of the general kernel
-    /// for every layer whose output channels per group are a whole number of
-    /// its panels, not only for those that fit in one. Dispatch's policy,
-    /// like the depths above.
-    pub shallow_depth: usize,
 }
 
 impl PartialEq for Kernel {
