@@ -677,7 +677,7 @@ unsafe fn run_block(
 /// walked (`walkable`: contiguous activation rows, output and residual
 /// columns), but for a last panel narrower than a whole one and not half of
 /// one (`walk_granule`), which gets a call of its own, and unless the
-/// panels weigh more than `walk_panel_budget_bytes`. Other blocks go one
+/// panels weigh more than `cache::walk_panel_budget_bytes`. Other blocks go one
 /// panel at a time.
 fn panel_calls(
     call: &Call<'_>,

@@ -307,8 +307,9 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
 /// mobilenetv2.b2.expand (K = 16, N = 96) 95 to 100, b5.expand and
 /// resnet50.s2.expand +2%, s2.first and b8.expand +1%; at K = 96-160
 /// (s3.expand, b12.expand, b15.expand, shufflenet.grouped) +2-3%. Past K =
-/// 256 too, since the driver stops a walk at a third of the L3 of panels
-/// (`walk_panel_budget_bytes`), three runs in one process: s3.reduce and its
+/// 256 too, since the driver bounds a walk's panels (a third of the L3 on
+/// AMD CPUs, half the L2 elsewhere: `walk_panel_budget_bytes` in the
+/// driver's crate), three runs in one process: s3.reduce and its
 /// batch of 8 +1-2%, s4.downsample +2-4.5%, s5.reduce, s5.expand and
 /// s5.downsample +1-4%, mobilenetv2.head +1.5-2.4% (against the per-panel
 /// tile with its panel and next-row prefetches, which this walk does not
