@@ -13,18 +13,56 @@ pub(crate) fn l2_bytes() -> usize {
     })
 }
 
-/// The ways of an L1 data cache set (8 where the system does not say): a
-/// tile of more rows than this, whose rows lie a multiple of 4 KiB apart,
-/// evicts its own rows (see `Call::rows_alias_in_l1` in the driver). Zen 3
-/// and 4 have 8, recent Intel cores 12. Read rather than assumed: on an Intel
-/// Xeon with AVX-512 (48 KiB, 12 ways), the 12x32 kernel's tiles cut to 8
-/// rows ran resnet50.s5.reduce at 144-147 GFLOP/s and whole 12-row tiles at
-/// 155-157 (one thread, timed in turn in one process, two runs).
-pub(crate) fn l1d_ways() -> usize {
-    static WAYS: OnceLock<usize> = OnceLock::new();
-    // Nonsense ignored: a set has 2..32 ways.
-    *WAYS.get_or_init(|| {
-        cache_file(1, "ways_of_associativity").and_then(|s| s.parse::<usize>().ok()).map_or(8, |w| w.clamp(2, 32))
+/// The L1 data cache's sets, as far as a tile's rows care: its ways, and
+/// the bytes that one way spans (its size over its ways: two addresses that
+/// many bytes apart fall in the same set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct L1d {
+    pub ways: usize,
+    pub way_bytes: usize,
+}
+
+impl L1d {
+    /// What is assumed where the system does not say: 8 ways of 4 KiB (Zen
+    /// 3 and 4; recent Intel cores have 12, Arm cores of 64 KiB 4 of 16 KiB).
+    const DEFAULT: L1d = L1d { ways: 8, way_bytes: 4096 };
+
+    /// True when a tile of `rows` rows `row_step_bytes` apart evicts its own
+    /// rows: the same element of every row falls in one set, and there are
+    /// more rows than the set has ways (see `Call::rows_alias_in_l1` in the
+    /// driver). Read rather than assumed: on an Intel Xeon with AVX-512 (48
+    /// KiB, 12 ways), the 12x32 kernel's tiles cut to 8 rows ran
+    /// resnet50.s5.reduce at 144-147 GFLOP/s and whole 12-row tiles at
+    /// 155-157 (one thread, timed in turn in one process, two runs).
+    pub fn rows_alias(&self, rows: usize, row_step_bytes: usize) -> bool {
+        rows > self.ways && row_step_bytes.is_multiple_of(self.way_bytes)
+    }
+
+    /// The geometry from sysfs's `size` and `ways_of_associativity` texts
+    /// of the L1 data cache; the default where either is missing or makes
+    /// no sense (ways outside 2..=32, or a way that is not a whole number of
+    /// 64-byte lines, a power of two).
+    fn from_sysfs(size: Option<&str>, ways: Option<&str>) -> L1d {
+        let parsed = size.and_then(size_bytes).zip(ways.and_then(|w| w.parse::<usize>().ok()));
+        match parsed {
+            Some((size, ways)) if (2..=32).contains(&ways) && size.is_multiple_of(ways) => {
+                let way_bytes = size / ways;
+                if way_bytes >= 64 && way_bytes.is_power_of_two() {
+                    L1d { ways, way_bytes }
+                } else {
+                    L1d::DEFAULT
+                }
+            }
+            _ => L1d::DEFAULT,
+        }
+    }
+}
+
+/// This core's L1 data cache, read once.
+pub(crate) fn l1d() -> L1d {
+    static L1: OnceLock<L1d> = OnceLock::new();
+    *L1.get_or_init(|| {
+        L1d::from_sysfs(cache_file(1, "size").as_deref(), cache_file(1, "ways_of_associativity").as_deref())
     })
 }
 
@@ -33,7 +71,7 @@ pub(crate) fn l1d_ways() -> usize {
 ///
 /// A walk reads all of its call's panels again for every row tile, so they
 /// must stay in a cache that feeds them as fast as the FMAs take them. An
-/// AMD core's L3 does: there a walk spans up to a third of the L3 (32 MiB
+/// AMD core's L3 does (Hygon's cores, AMD's Zen, are taken to do too): there a walk spans up to a third of the L3 (32 MiB
 /// where the system does not say, which gives 10.7 MiB), beside the
 /// activations and output that stream through it and whatever other cores
 /// keep there. Measured on Zen 4 (32 MiB L3, 1 MiB L2), 6x16 AVX2 kernel,
@@ -56,7 +94,7 @@ pub(crate) fn l1d_ways() -> usize {
 pub(crate) fn walk_panel_budget_bytes() -> usize {
     static BYTES: OnceLock<usize> = OnceLock::new();
     *BYTES.get_or_init(|| {
-        if cpu_vendor().as_deref() == Some("AuthenticAMD") {
+        if l3_feeds_walks(cpu_vendor().as_deref()) {
             // Nonsense ignored: a walk spans 1..85 MiB of panels at most.
             let l3 = cache_file(3, "size").and_then(|s| size_bytes(&s));
             l3.map_or(32 * 1024 * 1024, |b| b.clamp(3 << 20, 256 << 20)) / 3
@@ -88,19 +126,36 @@ fn cache_file(level: u32, file: &str) -> Option<String> {
     })
 }
 
-/// The CPU's vendor as `/proc/cpuinfo` names it (`AuthenticAMD`,
-/// `GenuineIntel`); `None` where the system does not say.
+/// The CPU's vendor string from CPUID leaf 0 (`AuthenticAMD`,
+/// `GenuineIntel`, `HygonGenuine`); `None` off x86-64 and under Miri.
 fn cpu_vendor() -> Option<String> {
-    if cfg!(miri) {
-        return None;
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    {
+        // CPUID is safe to call from Rust 1.9x on and unsafe before (the
+        // crate builds from 1.89): through an `unsafe fn` pointer the call
+        // reads the same on both.
+        let cpuid: unsafe fn(u32) -> core::arch::x86_64::CpuidResult = core::arch::x86_64::__cpuid;
+        // SAFETY: every x86-64 CPU has the CPUID instruction, and leaf 0
+        // exists on all of them.
+        let leaf0 = unsafe { cpuid(0) };
+        Some(vendor_from_registers(leaf0.ebx, leaf0.edx, leaf0.ecx))
     }
-    vendor_in(&std::fs::read_to_string("/proc/cpuinfo").ok()?)
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    None
 }
 
-/// The `vendor_id` field of a `/proc/cpuinfo` text.
-fn vendor_in(cpuinfo: &str) -> Option<String> {
-    let line = cpuinfo.lines().find(|l| l.starts_with("vendor_id"))?;
-    Some(line.split_once(':')?.1.trim().to_string()).filter(|v| !v.is_empty())
+/// True for the vendors whose cores' L3 feeds a walk (see
+/// `walk_panel_budget_bytes`): AMD, and Hygon's cores, which are AMD's Zen.
+fn l3_feeds_walks(vendor: Option<&str>) -> bool {
+    matches!(vendor, Some("AuthenticAMD" | "HygonGenuine"))
+}
+
+/// The 12-character vendor string that CPUID leaf 0 spells in EBX, EDX,
+/// ECX, in that order.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn vendor_from_registers(ebx: u32, edx: u32, ecx: u32) -> String {
+    let bytes: Vec<u8> = [ebx, edx, ecx].iter().flat_map(|r| r.to_le_bytes()).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// A cache size as sysfs writes it (`1024K`, `32M`, or bytes).
@@ -118,7 +173,7 @@ fn size_bytes(text: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{size_bytes, vendor_in};
+    use super::{l3_feeds_walks, size_bytes, vendor_from_registers, L1d};
 
     #[test]
     fn cache_sizes_as_sysfs_writes_them() {
@@ -131,12 +186,51 @@ mod tests {
     }
 
     #[test]
-    fn vendor_as_proc_cpuinfo_writes_it() {
-        let amd = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n";
-        assert_eq!(vendor_in(amd).as_deref(), Some("AuthenticAMD"));
-        assert_eq!(vendor_in("vendor_id\t: GenuineIntel\n").as_deref(), Some("GenuineIntel"));
-        // Arm's /proc/cpuinfo has no vendor_id line.
-        assert_eq!(vendor_in("processor\t: 0\nCPU implementer\t: 0x41\n"), None);
-        assert_eq!(vendor_in("vendor_id\t:\n"), None);
+    fn vendor_as_cpuid_spells_it() {
+        // "Auth" "enti" "cAMD" and "Genu" "ineI" "ntel", little-endian.
+        assert_eq!(vendor_from_registers(0x6874_7541, 0x6974_6e65, 0x444d_4163), "AuthenticAMD");
+        assert_eq!(vendor_from_registers(0x756e_6547, 0x4965_6e69, 0x6c65_746e), "GenuineIntel");
+        assert!(l3_feeds_walks(Some("AuthenticAMD")) && l3_feeds_walks(Some("HygonGenuine")));
+        assert!(!l3_feeds_walks(Some("GenuineIntel")) && !l3_feeds_walks(None));
+    }
+
+    /// The register order against the kernel's own reading of CPUID.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn cpuid_vendor_is_the_one_linux_reports() {
+        let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") else {
+            println!("cpu_vendor: NOT CHECKED against /proc/cpuinfo (not readable here)");
+            return;
+        };
+        let line = cpuinfo.lines().find(|l| l.starts_with("vendor_id")).expect("a vendor_id line");
+        let linux = line.split_once(':').expect("vendor_id: value").1.trim();
+        assert_eq!(super::cpu_vendor().as_deref(), Some(linux));
+    }
+
+    #[test]
+    fn l1d_geometry_as_sysfs_writes_it() {
+        let l1 = |size, ways| L1d::from_sysfs(Some(size), Some(ways));
+        assert_eq!(l1("32K", "8"), L1d { ways: 8, way_bytes: 4096 });
+        assert_eq!(l1("48K", "12"), L1d { ways: 12, way_bytes: 4096 });
+        assert_eq!(l1("64K", "4"), L1d { ways: 4, way_bytes: 16384 });
+        // Missing or nonsense: 8 ways of 4 KiB.
+        for (size, ways) in [("32K", "x"), ("32K", "0"), ("32K", "64"), ("48K", "7"), ("", "8")] {
+            assert_eq!(l1(size, ways), L1d::DEFAULT, "{size} {ways}");
+        }
+        assert_eq!(L1d::from_sysfs(None, Some("8")), L1d::DEFAULT);
+    }
+
+    #[test]
+    fn tiles_alias_when_their_rows_outnumber_a_sets_ways() {
+        let zen = L1d { ways: 8, way_bytes: 4096 };
+        let intel = L1d { ways: 12, way_bytes: 4096 };
+        let arm = L1d { ways: 4, way_bytes: 16384 };
+        // 12 rows 4 or 8 KiB apart: past 8 ways, not past 12.
+        assert!(zen.rows_alias(12, 4096) && zen.rows_alias(12, 8192));
+        assert!(!intel.rows_alias(12, 4096) && !intel.rows_alias(12, 8192));
+        // Rows not a way apart spread over the sets.
+        assert!(!zen.rows_alias(12, 4096 + 64) && !zen.rows_alias(12, 2048));
+        // 8 rows: past 4 ways of 16 KiB only when 16 KiB apart.
+        assert!(!arm.rows_alias(8, 4096) && arm.rows_alias(8, 16384) && !zen.rows_alias(8, 4096));
     }
 }

@@ -115,11 +115,12 @@ impl Call<'_> {
         }
     }
     /// True when the kernel's tile reads more rows than an L1 set has ways,
-    /// and consecutive rows of the input lie a multiple of 4 KiB apart: the
-    /// same k of every row of a tile then falls in one set (see `run_block`).
+    /// and consecutive rows of the input lie a multiple of a way's bytes
+    /// apart (4 KiB on x86-64): the same k of every row of a tile then falls
+    /// in one set (see `run_block`).
     fn rows_alias_in_l1(&self) -> bool {
         let row_step_bytes = 4 * self.input.2.pixel * self.desc.stride[1];
-        self.kernel.mr > cache::l1d_ways() && row_step_bytes.is_multiple_of(4096)
+        cache::l1d().rows_alias(self.kernel.mr, row_step_bytes)
     }
     /// The `a_cold` hint of a block's first read of its rows: whether the
     /// activations the call reads are larger than L2, so that they stream
@@ -145,7 +146,7 @@ impl Call<'_> {
     fn strided_rows(&self) -> Option<StridedCall> {
         let run = self.kernel.run_strided?;
         // Rows that alias in L1 go to the indirect entry point, which reads
-        // them in calls of at most `cache::l1d_ways()` rows (see `run_block`), where
+        // them in calls of at most `cache::l1d().ways` rows (see `run_block`), where
         // the strided walk would take the kernel's full tiles; a call of one
         // pixel has no rows to stride over.
         if self.k() > self.kernel.strided_depth || self.pixels() < 2 || self.rows_alias_in_l1() {
@@ -540,11 +541,11 @@ unsafe fn run_block(
     //   for NHWC. (The other orientation, weights broadcast and pixels loaded
     //   as vectors, would need a second family of kernels; blocked NCHWc
     //   reads in place at 90+% of NHWC speed.)
-    // * Rows a multiple of 4 KiB apart, read by a kernel of more rows than an
-    //   L1 set has ways (`cache::l1d_ways`), at a stride past 1 (see below
-    //   for stride 1): the same k of every row then falls in one L1 set (8
-    //   ways on Zen 4, where this was measured; 12 on recent Intel cores,
-    //   where the 12-row tiles need no copy). 12x32 AVX-512
+    // * Rows a multiple of a way's bytes apart (4 KiB on x86-64), read by a
+    //   kernel of more rows than an L1 set has ways (`cache::L1d`), at a
+    //   stride past 1 (see below for stride 1): the same k of every row then
+    //   falls in one L1 set (8 ways on Zen 4, where this was measured; 12 on
+    //   recent Intel cores, where the 12-row tiles need no copy). 12x32 AVX-512
     //   tiles at K = 1024 ran at 89.5% of peak, against 98.2% at K = 1040
     //   (CLI, Zen 4); the copy's rows are 16 floats longer, and packed where
     //   the stride spread them out. With it, s4.reduce, s5.reduce,
@@ -552,14 +553,14 @@ unsafe fn run_block(
     //   (one thread, AVX-512, Zen 4).
     let gather = call.gather(panels.len());
     // Rows that alias in L1 and are read in place go to the kernel in calls
-    // of at most `cache::l1d_ways()` rows (as even as `row_tiles` cuts them:
-    // 49 rows in 7 calls of 7, not 6 of 8 and one alone), so that its tiles have no
-    // more rows than a set has ways. At stride 1 this beat the copy (the two
+    // of at most `cache::l1d().ways` rows (as even as `row_tiles` cuts
+    // them: 49 rows in 7 calls of 7, not 6 of 8 and one alone), so that its
+    // tiles have no more rows than a set has ways. At stride 1 this beat the copy (the two
     // timed in turn in one process, three runs, AVX-512, Zen 4): s4.reduce
     // 111-112 to 115 GFLOP/s, s5.reduce 114 to 115-116; at stride 2 the copy
     // stays ahead (calls of 8 rows against it: s4.downsample 1-2% slower,
     // s5.downsample 3-6%).
-    let rows_per_call = if gather.is_none() && call.rows_alias_in_l1() { cache::l1d_ways() } else { count };
+    let rows_per_call = if gather.is_none() && call.rows_alias_in_l1() { cache::l1d().ways } else { count };
     let mut scratch = None;
     if let Some(gather) = gather {
         let stride = if gather == Gather::Planar { k } else { k + 16 };
