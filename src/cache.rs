@@ -1,6 +1,7 @@
-//! This core's caches, as Linux reports them, read once: what the driver
-//! sizes its blocks, tiles and walks by. Where the system does not say (Miri,
-//! other systems), each figure falls back to a conservative default.
+//! This core's caches, as Linux reports them, and the CPU's vendor (CPUID),
+//! read once: what the driver sizes its blocks, tiles and walks by. Where
+//! the system does not say (Miri, other systems), each figure falls back to
+//! a conservative default.
 
 use std::sync::OnceLock;
 
