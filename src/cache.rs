@@ -72,10 +72,10 @@ pub(crate) fn l1d() -> L1d {
 ///
 /// A walk reads all of its call's panels again for every row tile, so they
 /// must stay in a cache that feeds them as fast as the FMAs take them. An
-/// AMD core's L3 does (Hygon's cores, AMD's Zen, are taken to do too): there a walk spans up to a third of the L3 (32 MiB
-/// where the system does not say, which gives 10.7 MiB), beside the
-/// activations and output that stream through it and whatever other cores
-/// keep there. Measured on Zen 4 (32 MiB L3, 1 MiB L2), 6x16 AVX2 kernel,
+/// AMD core's L3 does (Hygon's cores, AMD's Zen, are taken to do too):
+/// there a walk spans up to a third of the L3 (32 MiB where the system does
+/// not say, which gives 10.7 MiB), beside the activations and output that
+/// stream through it and whatever other cores keep there. Measured on Zen 4 (32 MiB L3, 1 MiB L2), 6x16 AVX2 kernel,
 /// one thread, 14x14 pixels, walked against one panel per call, timed in
 /// turn in one process: weights of 16 MiB (K = 2048, N = 2048; K = 1024,
 /// N = 4096) ran at 33-38 GFLOP/s walked and 85-91 panel by panel; weights

@@ -146,9 +146,9 @@ impl Call<'_> {
     fn strided_rows(&self) -> Option<StridedCall> {
         let run = self.kernel.run_strided?;
         // Rows that alias in L1 go to the indirect entry point, which reads
-        // them in calls of at most `cache::l1d().ways` rows (see `run_block`), where
-        // the strided walk would take the kernel's full tiles; a call of one
-        // pixel has no rows to stride over.
+        // them in calls of at most `cache::l1d().ways` rows (see
+        // `run_block`), where the strided walk would take the kernel's full
+        // tiles; a call of one pixel has no rows to stride over.
         if self.k() > self.kernel.strided_depth || self.pixels() < 2 || self.rows_alias_in_l1() {
             return None;
         }
@@ -545,8 +545,8 @@ unsafe fn run_block(
     //   kernel of more rows than an L1 set has ways (`cache::L1d`), at a
     //   stride past 1 (see below for stride 1): the same k of every row then
     //   falls in one L1 set (8 ways on Zen 4, where this was measured; 12 on
-    //   recent Intel cores, where the 12-row tiles need no copy). 12x32 AVX-512
-    //   tiles at K = 1024 ran at 89.5% of peak, against 98.2% at K = 1040
+    //   recent Intel cores, where the 12-row tiles need no copy). 12x32
+    //   AVX-512 tiles at K = 1024 ran at 89.5% of peak, against 98.2% at K = 1040
     //   (CLI, Zen 4); the copy's rows are 16 floats longer, and packed where
     //   the stride spread them out. With it, s4.reduce, s5.reduce,
     //   s4.downsample and s5.downsample went from 97-106 to 108-112 GFLOP/s
@@ -555,8 +555,9 @@ unsafe fn run_block(
     // Rows that alias in L1 and are read in place go to the kernel in calls
     // of at most `cache::l1d().ways` rows (as even as `row_tiles` cuts
     // them: 49 rows in 7 calls of 7, not 6 of 8 and one alone), so that its
-    // tiles have no more rows than a set has ways. At stride 1 this beat the copy (the two
-    // timed in turn in one process, three runs, AVX-512, Zen 4): s4.reduce
+    // tiles have no more rows than a set has ways. At stride 1 this beat the
+    // copy (the two timed in turn in one process, three runs, AVX-512, Zen
+    // 4): s4.reduce
     // 111-112 to 115 GFLOP/s, s5.reduce 114 to 115-116; at stride 2 the copy
     // stays ahead (calls of 8 rows against it: s4.downsample 1-2% slower,
     // s5.downsample 3-6%).
@@ -678,8 +679,8 @@ unsafe fn run_block(
 /// walked (`walkable`: contiguous activation rows, output and residual
 /// columns), but for a last panel narrower than a whole one and not half of
 /// one (`walk_granule`), which gets a call of its own, and unless the
-/// panels weigh more than `cache::walk_panel_budget_bytes`. Other blocks go one
-/// panel at a time.
+/// panels weigh more than `cache::walk_panel_budget_bytes`. Other blocks go
+/// one panel at a time.
 fn panel_calls(
     call: &Call<'_>,
     count: usize,

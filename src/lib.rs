@@ -48,6 +48,14 @@ pub use pointwise_kernels::Isa;
 /// kernel directly.
 pub use pointwise_kernels as kernels;
 
+/// Whether a kernel tile of `rows` rows `row_step_bytes` apart evicts its own
+/// rows from this core's L1 data cache: the rule by which the driver cuts such
+/// tiles into calls of fewer rows (for the tests that check where it does).
+#[doc(hidden)]
+pub fn l1d_rows_alias(rows: usize, row_step_bytes: usize) -> bool {
+    cache::l1d().rows_alias(rows, row_step_bytes)
+}
+
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

@@ -132,10 +132,11 @@ fn large_depths() {
 /// Calls of several output panels, which kernels may walk row tile by row
 /// tile across their panels (`Kernel::panels_walk_depth`): the narrow-depth
 /// expansion layers (K up to 64), and depths at and past 256 (the general
-/// x86-64 kernels walk at every depth, the strided walk up to 256); whole panels (96 = 3·32), a last half panel
-/// (144 = 4.5·32, 40 = 2.5·16, 48 = 1.5·32), a narrower last one (200, 40 of
-/// a 32-column kernel), groups, stride, blocked layouts, residual and
-/// activation, through the driver's blocks. (`large_depths` walks at K >=
+/// x86-64 kernels walk at every depth, the strided walk up to 256); whole
+/// panels (96 = 3·32), a last half panel (144 = 4.5·32, 40 = 2.5·16, 48 =
+/// 1.5·32), a narrower last one (200, 40 of a 32-column kernel), groups,
+/// stride, blocked layouts, residual and activation, through the driver's
+/// blocks. (`large_depths` walks at K >=
 /// 512.)
 #[test]
 fn walked_panels() {
@@ -233,39 +234,6 @@ fn strided_calls_with_residual() {
     }
 }
 
-/// Whether a tile of `rows` rows `row_step_bytes` apart evicts its own rows
-/// from L1, by the rule the driver applies (`cache::L1d` there): more rows
-/// than a set has ways, and rows a multiple of a way's bytes apart; the L1
-/// data cache read from sysfs, 8 ways of 4 KiB where it does not say or
-/// makes no sense. (Zen 3 and 4 have 8 ways, recent Intel cores 12, so
-/// there 12-row tiles are not cut.)
-fn rows_alias_in_l1(rows: usize, row_step_bytes: usize) -> bool {
-    let read = |index: usize, file: &str| {
-        std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu0/cache/index{index}/{file}"))
-            .ok()
-            .map(|t| t.trim().to_string())
-    };
-    let l1d = (0..16).find(|&i| read(i, "level").as_deref() == Some("1") && read(i, "type").as_deref() == Some("Data"));
-    // Sizes as sysfs writes them: "48K", or bytes.
-    let size = l1d.and_then(|i| read(i, "size")).and_then(|s| match s.strip_suffix('K') {
-        Some(kib) => kib.parse::<usize>().ok().map(|k| k * 1024),
-        None => s.parse::<usize>().ok(),
-    });
-    let ways = l1d.and_then(|i| read(i, "ways_of_associativity")).and_then(|w| w.parse::<usize>().ok());
-    let (ways, way_bytes) = match size.zip(ways) {
-        Some((size, ways))
-            if (2..=32).contains(&ways)
-                && size.is_multiple_of(ways)
-                && (size / ways).is_power_of_two()
-                && size / ways >= 64 =>
-        {
-            (ways, size / ways)
-        }
-        _ => (8, 4096),
-    };
-    rows > ways && row_step_bytes.is_multiple_of(way_bytes)
-}
-
 /// The driver takes a kernel's strided entry point exactly where it applies
 /// (NHWC at stride 1, an NHWC residual if any, two pixels or more, a depth up to the
 /// kernel's `strided_depth`, rows that do not alias in L1), as
@@ -301,7 +269,7 @@ fn strided_entry_is_taken_where_it_applies() {
             // Rows 4 KiB apart: read through the indirect entry point, in
             // calls of at most as many rows as an L1 set has ways, by
             // kernels of more rows than that (on x86-64, whose ways span 4 KiB).
-            (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 1024, 3, |mr| !rows_alias_in_l1(mr, 4096)),
+            (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 1024, 3, |mr| !pointwise::l1d_rows_alias(mr, 4096)),
             (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 24, 0, no),
         ] {
             // Size 0 stands for one pixel of one image.

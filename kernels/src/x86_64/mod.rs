@@ -122,8 +122,8 @@ pub(crate) fn streams_panel(t: &crate::abi::TileArgs, mr: usize, nr: usize) -> b
 ///
 /// Rows a multiple of 4 KiB apart (read in place, not copied: see the
 /// driver) put the same element of every row in one L1 set, and the next
-/// tile's rows there too, past the set's 8 ways (Zen 4): resnet50.s5.reduce (rows of
-/// 8 KiB) ran 12% slower with the prefetch on the 6x16 AVX2 kernel.
+/// tile's rows there too, past the set's 8 ways (Zen 4): resnet50.s5.reduce
+/// (rows of 8 KiB) ran 12% slower with the prefetch on the 6x16 AVX2 kernel.
 #[inline(always)]
 pub(crate) fn streams_rows(t: &crate::abi::TileArgs, mr: usize) -> bool {
     if t.a_cold == 0 || t.m < 2 || 2 * t.m < mr || t.k < 512 {

@@ -40,8 +40,8 @@ use crate::abi::{StridedArgs, TileArgs};
 /// The prefetches themselves cost 2-5% of s2.expand (prefetching without
 /// the loads). What remains is likely L1 associativity on the deeper layers
 /// (a 12-row tile's residual and output rows 2 or 4 KiB apart fall in 2 or
-/// 1 sets of 8 ways per line on Zen 4) and the traffic of 3 MiB of residual besides 3
-/// MiB of output on s2.expand.
+/// 1 sets of 8 ways per line on Zen 4) and the traffic of 3 MiB of residual
+/// besides 3 MiB of output on s2.expand.
 const RESIDUAL_PREFETCH_STEPS: usize = 32;
 
 /// The vector operations of one register width that the walk uses.
