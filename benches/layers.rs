@@ -2,7 +2,8 @@
 //! `matrixmultiply` crates on the same GEMM in the same group.
 //!
 //! Throughput is in FLOPs: criterion's "elem/s" reads as FLOP/s.
-//! `cargo bench --bench layers -- resnet50.s3` filters by layer name.
+//! `cargo bench -p pointwise-benches --bench layers -- resnet50.s3` filters by
+//! layer name.
 //!
 //! The peers get the problem a 1x1 convolution is for them (see `peers.rs`).
 

@@ -2,7 +2,7 @@
 //! `C[M x N] = A[M x K] · B[K x N]` with `M = N·Ho·Wo`, `K = Cin/groups`,
 //! `N = Cout/groups`, no bias. For a strided layer the call includes the
 //! gather of the subsampled input rows; for a grouped layer, one call per
-//! group. Shared by `benches/layers.rs` and `examples/results.rs`.
+//! group. Shared by `layers.rs` and `results.rs`.
 #![allow(dead_code)]
 
 use pointwise::suite::Layer;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Combines several results tables of examples/results.rs into one: for each
+"""Combines several results tables of benches/results.rs into one: for each
 layer, the best of the runs of each implementation (pointwise per ISA, gemm,
 matrixmultiply, XNNPACK), each run's figure being already a median of its
 samples. This is the comparison that the machine's noise calls for (other

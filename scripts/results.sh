@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the README's results table: XNNPACK through ../shared/peers/run,
 # then pointwise, gemm 0.19 and matrixmultiply in one process
-# (examples/results.rs), back to back on this machine, 1 thread; RUNS times
+# (benches/results.rs), back to back on this machine, 1 thread; RUNS times
 # (3 unless --runs says), and then the best of the runs of each implementation
 # per layer (scripts/best_of_runs.py): the machine is shared, and other
 # tenants slow a run now and then.
@@ -29,7 +29,7 @@ trap 'rm -rf "$work"' EXIT
 tables=()
 for run in $(seq 1 "$runs"); do
     ../shared/peers/run tflite_xnnpack >"$work/xnn$run" 2>/dev/null || echo "warning: XNNPACK peers did not run; its column is n/a" >&2
-    cargo run --release --quiet --example results -- --xnnpack "$work/xnn$run" >"$work/run$run.md"
+    cargo run --release --quiet -p pointwise-benches --example results -- --xnnpack "$work/xnn$run" >"$work/run$run.md"
     { echo "run $run of $runs:"; cat "$work/run$run.md"; echo; } >&2
     tables+=("$work/run$run.md")
 done

@@ -153,7 +153,7 @@ fn l3_feeds_walks(vendor: Option<&str>) -> bool {
 
 /// The 12-character vendor string that CPUID leaf 0 spells in EBX, EDX,
 /// ECX, in that order.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[cfg_attr(not(all(target_arch = "x86_64", not(miri))), allow(dead_code))]
 fn vendor_from_registers(ebx: u32, edx: u32, ecx: u32) -> String {
     let bytes: Vec<u8> = [ebx, edx, ecx].iter().flat_map(|r| r.to_le_bytes()).collect();
     String::from_utf8_lossy(&bytes).into_owned()

@@ -3,9 +3,9 @@
 //! XNNPACK, measured in one run of this process (XNNPACK from a CSV that
 //! `../shared/peers/run` wrote just before; see `scripts/results.sh`).
 //!
-//! `cargo run --release --example results -- [--xnnpack FILE]` prints Markdown.
+//! `cargo run --release -p pointwise-benches --example results -- [--xnnpack FILE]`
+//! prints Markdown.
 
-#[path = "../benches/peers.rs"]
 mod peers;
 
 use std::collections::HashMap;
