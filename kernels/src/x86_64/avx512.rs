@@ -118,9 +118,7 @@ unsafe fn tile<const MR: usize, const V: usize, const HALF: bool, const PANEL_V:
                     }
                     if PREFETCH {
                         for v in 0..PANEL_V {
-                            _mm_prefetch::<_MM_HINT_T0>(
-                                panel.wrapping_add(super::PANEL_PREFETCH_AHEAD + v * LANES) as *const i8
-                            );
+                            super::prefetch_line(panel.wrapping_add(super::PANEL_PREFETCH_AHEAD + v * LANES));
                         }
                     }
                     for (acc_row, end) in acc.iter_mut().zip(&ends) {

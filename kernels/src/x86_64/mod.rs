@@ -63,22 +63,31 @@ pub(crate) fn prefetch_activations<const STREAMED: bool>(row: *const f32, at: us
     }
 }
 
+/// Prefetches into L1 the line that holds `p`. A safe call for every caller:
+/// `_mm_prefetch` is safe inside a function that enables SSE in recent Rust
+/// and unsafe in 1.89, the crate's oldest, so that an `unsafe` block around it
+/// in a kernel would warn as unused on the one and be required on the other.
+#[inline(always)]
+pub(crate) fn prefetch_line(p: *const f32) {
+    use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    // SAFETY: a prefetch never faults, whatever the address, and x86-64
+    // always has SSE.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) };
+}
+
 /// Prefetches into L1 the lines of the `len` floats at `p`, which the caller
 /// reads soon. Written as plain loops, which unroll at a constant `len`: an
 /// iterator chain here compiled to a loop with a state machine.
 #[inline(always)]
 pub(crate) fn prefetch_span(p: *const f32, len: usize) {
-    use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-    // SAFETY (both): a prefetch never faults, whatever the address, and
-    // x86-64 always has SSE.
     let mut at = 0;
     while at < len {
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(at) as *const i8) };
+        prefetch_line(p.wrapping_add(at));
         at += LINE_FLOATS;
     }
     // `p` need not start a line: the last float's line may be one more.
     if len > 0 {
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(len - 1) as *const i8) };
+        prefetch_line(p.wrapping_add(len - 1));
     }
 }
 
