@@ -25,7 +25,11 @@ use crate::abi::{StridedArgs, TileArgs};
 /// prefetch at depths 128 and 256 (likely gone from L1 again: the k loop
 /// reads 12-32 KiB of panel and rows), and so did a fetch into L2 alone
 /// (`prefetcht1`, `t2`) 32 steps ahead. 8, 16, 48 and 64 steps ahead did no
-/// better than 32; nor did fetching the next row tile's residual into L2.
+/// better than 32; nor did fetching the next row tile's residual into L2,
+/// each row's lines at its own step of the 32 (staggered rather than in one
+/// burst), or the next panel's lines (one panel ahead): on s2.expand, +6.4 to
+/// +8.7% over bias + ReLU for both, against +7.5 to +7.8% for this one (two
+/// runs, 2026-11-27).
 ///
 /// What bias + residual + ReLU cost over bias + ReLU, Zen 4, the variants
 /// timed in turn in one process, without and with the prefetch (runs apart
