@@ -1,6 +1,8 @@
 //! Turns the tile table (`tiles.csv`) into the kernel registry: a `KERNELS`
 //! slice holding every kernel compiled for this target, each under the `cfg`
-//! of its ISA, plus the scalar oracle of every tile shape.
+//! of its ISA, plus the scalar oracle of every tile shape; and passes the
+//! table's kernel names on to the build script of `pointwise` (`links`
+//! metadata: `DEP_POINTWISE_KERNELS_TILES`).
 
 use std::{env, fmt::Write, fs, path::Path};
 
@@ -85,6 +87,12 @@ fn main() {
     out.push_str("        _ => None,\n    }\n}\n");
     let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("registry.rs");
     fs::write(dest, out).unwrap();
+
+    // Every kernel of the table, compiled here or not, for the build script
+    // of `pointwise`, which makes one test of each: it reads them from this
+    // crate rather than from `kernels/tiles.csv`, a file outside its package.
+    let names: Vec<&str> = tiles.iter().map(|t| t.name.as_str()).collect();
+    println!("cargo::metadata=tiles={}", names.join(","));
 }
 
 /// A depth column of the table: a number, or `any` (`usize::MAX`).

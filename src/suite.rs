@@ -8,7 +8,7 @@ use crate::{Conv1x1, TensorDesc};
 
 /// The public suite (ResNet-50, MobileNetV2, SE, grouped, U-Net head, batch 8),
 /// embedded at build time.
-pub const PUBLIC_SUITE: &str = include_str!("../benches/layers.csv");
+pub const PUBLIC_SUITE: &str = include_str!("layers.csv");
 
 /// One layer of a suite.
 #[derive(Clone, Debug, PartialEq)]
