@@ -1,8 +1,8 @@
 //! Turns the tile table (`tiles.csv`) into the kernel registry: a `KERNELS`
 //! slice holding every kernel compiled for this target, each under the `cfg`
-//! of its ISA, plus the scalar oracle of every tile shape; and passes the
-//! table's kernel names on to the build script of `pointwise` (`links`
-//! metadata: `DEP_POINTWISE_KERNELS_TILES`).
+//! of its ISA, the scalar oracle of every tile shape, and `with_tile_names!`,
+//! which hands every kernel name of the table to a macro of the caller's (one
+//! test per kernel in `pointwise`'s `tests/kernels.rs`).
 
 use std::{env, fmt::Write, fs, path::Path};
 
@@ -84,15 +84,21 @@ fn main() {
     for (mr, nr) in shapes {
         writeln!(out, "        ({mr}, {nr}) => Some(crate::scalar::tile::<{mr}, {nr}>),").unwrap();
     }
-    out.push_str("        _ => None,\n    }\n}\n");
+    out.push_str("        _ => None,\n    }\n}\n\n");
+    let names: Vec<&str> = tiles.iter().map(|t| t.name.as_str()).collect();
+    writeln!(
+        out,
+        "/// Calls `$callback! {{ name, ... }}` with the name of every kernel of the tile\n\
+         /// table, compiled for this target or not, in table order: how a crate that\n\
+         /// tests the kernels makes one test of each (`pointwise`'s `tests/kernels.rs`).\n\
+         #[doc(hidden)]\n\
+         #[macro_export]\n\
+         macro_rules! with_tile_names {{\n    ($callback:ident) => {{\n        $callback! {{ {} }}\n    }};\n}}",
+        names.join(", ")
+    )
+    .unwrap();
     let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("registry.rs");
     fs::write(dest, out).unwrap();
-
-    // Every kernel of the table, compiled here or not, for the build script
-    // of `pointwise`, which makes one test of each: it reads them from this
-    // crate rather than from `kernels/tiles.csv`, a file outside its package.
-    let names: Vec<&str> = tiles.iter().map(|t| t.name.as_str()).collect();
-    println!("cargo::metadata=tiles={}", names.join(","));
 }
 
 /// A depth column of the table: a number, or `any` (`usize::MAX`).
