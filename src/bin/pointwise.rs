@@ -7,7 +7,7 @@
 //!
 //! For each layer: the kernel that ran, the median time, GFLOP/s, the share of
 //! the single-core f32 FMA peak measured at start-up, and the error against the
-//! scalar oracle (same packed weights layout, plain f32 loops). With
+//! naive f64 reference (`pointwise::reference`). With
 //! `--threads N`, the N-thread figures too, the speed-up, and `cores`: the
 //! speed-up of a register-only FMA burst timed in the same rounds, which shows
 //! whether the machine really gave N cores meanwhile. Exits non-zero when a
@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use pointwise::measure::{self, fill};
+use pointwise::reference;
 use pointwise::suite::{self, Layer};
 use pointwise::{
     dispatch, peak, Isa, Layout, PackedConv, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder,
@@ -55,7 +56,7 @@ const USAGE: &str = "usage: pointwise [--layers FILE] [--isa scalar|avx2|avx512|
 
 Runs each layer (default: the embedded public suite) on 1 thread, and on N
 threads too when --threads N > 1, and reports median time, GFLOP/s, share of
-the measured single-core FMA peak, and the error against the scalar oracle.
+the measured single-core FMA peak, and the error against the naive f64 reference.
 With N > 1, `cores` is the N-thread speed-up of an FMA burst timed in the same
 rounds: how many cores the machine gave while the layer was timed. The N-thread
 calls run on a rayon pool of N threads (Threads::Rayon), or with --workers on
@@ -178,17 +179,26 @@ fn measure(
         conv.pack_for(isa, &weights, WeightOrder::OutIn, Some(&bias)).map_err(|e| format!("{}: {e}", layer.name))
     };
     let packed = pack(isa)?;
-    let oracle = pack(Isa::Scalar)?;
 
     let mut output = vec![0.0f32; out_len];
-    let run = |packed: &PackedConv, output: &mut [f32]| {
-        packed.run(Tensor::new(&input, in_desc), TensorMut::new(output, out_desc)).map_err(|e| e.to_string())
-    };
-    let info = run(&packed, &mut output)?;
-    let mut expected = vec![0.0f32; out_len];
-    run(&oracle, &mut expected)?;
-    let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
-    let max_abs_err = output.iter().zip(&expected).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    let info =
+        packed.run(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc)).map_err(|e| e.to_string())?;
+    // Against the f64 reference rather than the scalar kernel, so that a run
+    // forced to the scalar kernel is checked too (against itself it would
+    // report 0 whatever it computed).
+    let expected = reference::conv1x1_f64(
+        &conv,
+        &weights,
+        WeightOrder::OutIn,
+        Some(&bias),
+        &input,
+        &in_desc,
+        None,
+        &vec![0.0; out_len],
+        &out_desc,
+    );
+    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(f64::from(f32::MIN_POSITIVE));
+    let max_abs_err = output.iter().zip(&expected).fold(0.0f64, |m, (&a, b)| m.max((f64::from(a) - b).abs()));
 
     // The thread counts are timed in turn, in rounds (`time_medians_interleaved`),
     // all on the pool: on this project's virtual machine one thread's speed
@@ -242,8 +252,8 @@ fn measure(
         medians,
         read_gbps,
         machine_scaling,
-        max_abs_err,
-        max_rel_err: max_abs_err / scale,
+        max_abs_err: max_abs_err as f32,
+        max_rel_err: (max_abs_err / scale) as f32,
         kernel: info.kernel,
         isa: info.isa,
     })
