@@ -75,9 +75,9 @@ pub(crate) fn l1d() -> L1d {
 /// AMD core's L3 does (Hygon's cores, AMD's Zen, are taken to do too):
 /// there a walk spans up to a third of the L3 (32 MiB where the system does
 /// not say, which gives 10.7 MiB), beside the activations and output that
-/// stream through it and whatever other cores keep there. Measured on Zen 4 (32 MiB L3, 1 MiB L2), 6x16 AVX2 kernel,
-/// one thread, 14x14 pixels, walked against one panel per call, timed in
-/// turn in one process: weights of 16 MiB (K = 2048, N = 2048; K = 1024,
+/// stream through it and whatever other cores keep there. Measured on Zen 4
+/// (32 MiB L3, 1 MiB L2), 6x16 AVX2 kernel, one thread, 14x14 pixels, walked
+/// against one panel per call, timed in turn in one process: weights of 16 MiB (K = 2048, N = 2048; K = 1024,
 /// N = 4096) ran at 33-38 GFLOP/s walked and 85-91 panel by panel; weights
 /// of 9 MiB (K = 768, N = 3072 and the reverse) ran 11-31% faster walked
 /// than panel by panel. A third of the L3 lies between the two. Cutting such

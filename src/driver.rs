@@ -546,9 +546,9 @@ unsafe fn run_block(
     //   stride past 1 (see below for stride 1): the same k of every row then
     //   falls in one L1 set (8 ways on Zen 4, where this was measured; 12 on
     //   recent Intel cores, where the 12-row tiles need no copy). 12x32
-    //   AVX-512 tiles at K = 1024 ran at 89.5% of peak, against 98.2% at K = 1040
-    //   (CLI, Zen 4); the copy's rows are 16 floats longer, and packed where
-    //   the stride spread them out. With it, s4.reduce, s5.reduce,
+    //   AVX-512 tiles at K = 1024 ran at 89.5% of peak, against 98.2% at
+    //   K = 1040 (CLI, Zen 4); the copy's rows are 16 floats longer, and
+    //   packed where the stride spread them out. With it, s4.reduce, s5.reduce,
     //   s4.downsample and s5.downsample went from 97-106 to 108-112 GFLOP/s
     //   (one thread, AVX-512, Zen 4).
     let gather = call.gather(panels.len());
@@ -557,10 +557,9 @@ unsafe fn run_block(
     // them: 49 rows in 7 calls of 7, not 6 of 8 and one alone), so that its
     // tiles have no more rows than a set has ways. At stride 1 this beat the
     // copy (the two timed in turn in one process, three runs, AVX-512, Zen
-    // 4): s4.reduce
-    // 111-112 to 115 GFLOP/s, s5.reduce 114 to 115-116; at stride 2 the copy
-    // stays ahead (calls of 8 rows against it: s4.downsample 1-2% slower,
-    // s5.downsample 3-6%).
+    // 4): s4.reduce 111-112 to 115 GFLOP/s, s5.reduce 114 to 115-116; at
+    // stride 2 the copy stays ahead (calls of 8 rows against it:
+    // s4.downsample 1-2% slower, s5.downsample 3-6%).
     let rows_per_call = if gather.is_none() && call.rows_alias_in_l1() { cache::l1d().ways } else { count };
     let mut scratch = None;
     if let Some(gather) = gather {

@@ -136,8 +136,7 @@ fn large_depths() {
 /// panels (96 = 3·32), a last half panel (144 = 4.5·32, 40 = 2.5·16, 48 =
 /// 1.5·32), a narrower last one (200, 40 of a 32-column kernel), groups,
 /// stride, blocked layouts, residual and activation, through the driver's
-/// blocks. (`large_depths` walks at K >=
-/// 512.)
+/// blocks. (`large_depths` walks at K >= 512.)
 #[test]
 fn walked_panels() {
     for isa in dispatch::available_isas() {

@@ -19,9 +19,7 @@ use std::time::Duration;
 use pointwise::measure::{self, fill};
 use pointwise::reference;
 use pointwise::suite::{self, Layer};
-use pointwise::{
-    dispatch, peak, Isa, Layout, PackedConv, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder,
-};
+use pointwise::{dispatch, peak, Isa, Layout, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder};
 
 /// `print!` and `println!` that end the program when stdout is closed early
 /// (`pointwise | head`), with the status a SIGPIPE gives in a shell, instead
@@ -175,10 +173,8 @@ fn measure(
     let out_desc = TensorDesc { layout, ..layer.output_desc() };
     let input = fill(in_desc.len().map_err(|e| e.to_string())?, 3);
     let out_len = out_desc.len().map_err(|e| e.to_string())?;
-    let pack = |isa: Isa| -> Result<PackedConv, String> {
-        conv.pack_for(isa, &weights, WeightOrder::OutIn, Some(&bias)).map_err(|e| format!("{}: {e}", layer.name))
-    };
-    let packed = pack(isa)?;
+    let packed =
+        conv.pack_for(isa, &weights, WeightOrder::OutIn, Some(&bias)).map_err(|e| format!("{}: {e}", layer.name))?;
 
     let mut output = vec![0.0f32; out_len];
     let info =
