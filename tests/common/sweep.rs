@@ -373,6 +373,18 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
             case += 1;
         }
     }
+    // Calls whose rows a kernel fetches a tile ahead (the x86-64 kernels'
+    // `streams_rows`: the AVX2 walk and the per-panel tiles): three row
+    // tiles at a depth past 512, rows not 4 KiB apart, the `A_STREAMED`
+    // hint, on three whole panels and on two and a half, each also with a
+    // residual. No other kernel test reaches those paths at that hint.
+    for n in [3 * nr, 2 * nr + nr / 2] {
+        let streamed = Variant { cold: A_STREAMED, ..plain_variant(case) };
+        for v in [streamed, Variant { residual: true, ..streamed }] {
+            tally.record(run_variant(kernel, oracle, m, n, 520, case, v));
+        }
+        case += 1;
+    }
     // A strided entry point hands the rows or the calls its walk leaves to
     // the indirect one in calls of up to 240 rows (`STRIDED_CHUNK_ROWS`):
     // calls of more than two such chunks, at depths the walks take and

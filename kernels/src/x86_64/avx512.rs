@@ -313,6 +313,18 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
 /// tile with its panel and next-row prefetches, which this walk does not
 /// issue). Without that budget, 16 MiB of weights lost 22-46% walked.
 ///
+/// Fetching ahead as the AVX2 walk does (a share of the next tile's rows
+/// into L2 before each panel), with each panel's output lines into L1,
+/// where the input is larger than twice L2: resnet50.s3.reduce.batch8
+/// 3.5-5.3% faster (Zen 4, timed in turn in one process, two runs; the
+/// output lines 1-3% of it), at batch 1 (1.6 MiB) −0.6 to −3.3%; before
+/// each quarter of a panel's k loop, 1.5-2% faster again. Not kept: the
+/// 12-row k loop takes all 14 general-purpose registers, and with the
+/// fetches around it two row pointers were reloaded from the stack at every
+/// step (`scripts/fma_loop_spills.py`); k loops in chunks of 16 or 64
+/// steps, each fetching some rows, kept the registers but ran batch 8 no
+/// faster than no fetch (builds alternated, 2026-11-27).
+///
 /// # Safety
 /// As for [`super::walk::walk_tile`], with `NR = 32`; the CPU has AVX-512F.
 #[inline(always)]
