@@ -123,11 +123,19 @@ impl Call<'_> {
         cache::l1d().rows_alias(self.kernel.mr, row_step_bytes)
     }
     /// The `a_cold` hint of a block's first read of its rows: whether the
-    /// activations the call reads are larger than L2, so that they stream
-    /// from L3 or memory rather than stay in L2 from the layer before.
+    /// activations the call reads are larger than twice L2, so that most of
+    /// them stream from L3 or memory rather than stay in L2 from the layer
+    /// before.
+    ///
+    /// Twice rather than once: resnet50.s3.reduce (1.6 MiB of input, 1 MiB
+    /// L2) lost 1-3.5% with the AVX-512 kernel's walk fetching its rows
+    /// ahead (`walk_streams` in the kernels' crate), where its batch of 2
+    /// (3.2 MiB) moved within ±1% and of 8 gained 5-6% (Zen 4, one
+    /// process). The dot kernels, the other ones that follow the hint, moved
+    /// within the noise at 4 MiB of input.
     fn cold_rows(&self) -> u32 {
         let bytes = self.pixels().saturating_mul(self.desc.in_channels).saturating_mul(4);
-        if bytes > cache::l2_bytes() {
+        if bytes > 2 * cache::l2_bytes() {
             A_STREAMED
         } else {
             A_COLD

@@ -235,10 +235,11 @@ pub struct TileArgs {
 /// the block), or they were copied; they are in L1 or L2.
 pub const A_WARM: u32 = 0;
 /// [`TileArgs::a_cold`]: the first read of the rows, in a layer whose
-/// activations fit in L2, where they may still be.
+/// activations are small enough that they may still be in L2 (the
+/// `pointwise` driver: up to twice its size).
 pub const A_COLD: u32 = 1;
 /// [`TileArgs::a_cold`]: the first read of the rows, in a layer whose
-/// activations are larger than L2: they stream from L3 or memory.
+/// activations are larger than that: most of them stream from L3 or memory.
 pub const A_STREAMED: u32 = 2;
 
 /// The descriptor of a strided call ([`Kernel::run_strided`]): the call of

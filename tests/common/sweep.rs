@@ -374,14 +374,16 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
         }
     }
     // Calls whose rows a kernel fetches a tile ahead (the x86-64 kernels'
-    // `streams_rows`: the AVX2 walk and the per-panel tiles): three row
-    // tiles at a depth past 512, rows not 4 KiB apart, the `A_STREAMED`
-    // hint, on three whole panels and on two and a half, each also with a
-    // residual. No other kernel test reaches those paths at that hint.
+    // `streams_rows`: their walks and per-panel tiles, each from a hint of
+    // its own): three row tiles at a depth past 512, rows not 4 KiB apart,
+    // the `A_COLD` and `A_STREAMED` hints, on three whole panels and on two
+    // and a half, each also with a residual.
     for n in [3 * nr, 2 * nr + nr / 2] {
-        let streamed = Variant { cold: A_STREAMED, ..plain_variant(case) };
-        for v in [streamed, Variant { residual: true, ..streamed }] {
-            tally.record(run_variant(kernel, oracle, m, n, 520, case, v));
+        for cold in [A_COLD, A_STREAMED] {
+            let fetched = Variant { cold, ..plain_variant(case) };
+            for v in [fetched, Variant { residual: true, ..fetched }] {
+                tally.record(run_variant(kernel, oracle, m, n, 520, case, v));
+            }
         }
         case += 1;
     }

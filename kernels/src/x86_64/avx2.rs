@@ -10,12 +10,12 @@
 
 use core::arch::x86_64::*;
 
-use super::walk::{walk_strided_tile, walks_strided, Lanes};
+use super::walk::{walk_streams, walk_strided_tile, walk_tile, walks_strided, Lanes};
 
 use crate::abi::{
     bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range,
     run_strided_as_indirect, store_pairs, store_pairs_elementwise, store_tile_elementwise, NextRows, StridedArgs,
-    TileArgs,
+    TileArgs, A_COLD,
 };
 
 const LANES: usize = 8;
@@ -289,9 +289,8 @@ pub unsafe fn f32_pw_6x16__avx2_fma_strided(s: &StridedArgs) {
     }
 }
 
-/// One row tile of a call that spans several panels, across all of them and
-/// a last half panel: [`super::walk::walk_tile`] on ymm registers. `PREFETCH`
-/// instances fetch the next tile's rows ([`super::streams_rows`]).
+/// The row tiles of a call that spans several panels, each across them all
+/// and a last half panel: [`walk_tile`] on ymm registers.
 ///
 /// The 6x16 kernel walks at every depth. Measured on Zen 4 against one call
 /// per panel (the suite, three interleaved runs, medians): geometric mean
@@ -300,44 +299,24 @@ pub unsafe fn f32_pw_6x16__avx2_fma_strided(s: &StridedArgs) {
 /// s5.downsample (K = 1024, rows 8 KiB apart) +16%; no layer lost more than
 /// 1%. A 6-row tile's rows (24 KiB at K = 1024) stay in L1 beside the
 /// panel line it streams, where one panel per call reread the block's rows
-/// from L2 for every panel.
+/// from L2 for every panel. The tile reads its rows from wherever they are
+/// on its first panel, and from L1 after that: walked without fetching the
+/// next tile's rows ([`walk_streams`]), resnet50.s3.reduce.batch8 (12.8 MiB
+/// of input) ran at 95-99 GFLOP/s, against 104-108 one panel per call.
 ///
 /// # Safety
-/// As for [`super::walk::walk_tile`], with `NR = 16`; `next` holds
-/// `next.count` readable row pointers; the CPU has AVX2 and FMA.
-#[inline(always)]
-unsafe fn walk_tile<const MR: usize, const PREFETCH: bool, const RESIDUAL: bool>(t: &TileArgs, next: NextRows) {
-    const NR: usize = 2 * LANES;
-    let panels = t.n.div_ceil(NR);
-    let before_panel = |first: usize| {
-        if PREFETCH {
-            // The tile reads its rows from wherever they are on its first
-            // panel, and from L1 after that: fetch the next tile's, a share
-            // before each panel's k loop, which stays as it is. Without it,
-            // resnet50.s3.reduce.batch8 (12.8 MiB of input) ran at 95-99
-            // GFLOP/s walked, against 104-108 one panel per call.
-            // SAFETY: the caller's contract on `next`.
-            unsafe { super::prefetch_next_rows_share(&next, MR, t.k, first / NR, panels) };
-        }
-    };
-    // SAFETY: forwarded.
-    unsafe { super::walk::walk_tile::<Ymm, MR, RESIDUAL>(t, before_panel) }
-}
-
-/// The row tiles of a call that spans several panels, each across them all.
-///
-/// # Safety
-/// As for [`walk_tile`], without `t.m == MR`.
+/// As for [`walk_tile`] with `NR = 16`, without `t.m == MR`; the CPU has
+/// AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline(never)]
 unsafe fn walk_6x16(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance).
     unsafe {
-        match (super::streams_rows(t, 6), !t.r_rows.is_null()) {
-            (true, false) => per_row_count!(t, walk_tile::<_, true, false>, [1, 2, 3, 4, 5], 6, with_next_rows),
-            (true, true) => per_row_count!(t, walk_tile::<_, true, true>, [1, 2, 3, 4, 5], 6, with_next_rows),
-            (false, false) => per_row_count!(t, walk_tile::<_, false, false>, [1, 2, 3, 4, 5], 6, with_next_rows),
-            (false, true) => per_row_count!(t, walk_tile::<_, false, true>, [1, 2, 3, 4, 5], 6, with_next_rows),
+        match (walk_streams(t, 6, A_COLD), !t.r_rows.is_null()) {
+            (true, false) => per_row_count!(t, walk_tile::<_, Ymm, true, false>, [1, 2, 3, 4, 5], 6, with_next_rows),
+            (true, true) => per_row_count!(t, walk_tile::<_, Ymm, true, true>, [1, 2, 3, 4, 5], 6, with_next_rows),
+            (false, false) => per_row_count!(t, walk_tile::<_, Ymm, false, false>, [1, 2, 3, 4, 5], 6, with_next_rows),
+            (false, true) => per_row_count!(t, walk_tile::<_, Ymm, false, true>, [1, 2, 3, 4, 5], 6, with_next_rows),
         }
     }
 }

@@ -22,12 +22,12 @@
 
 use core::arch::x86_64::*;
 
-use super::walk::{walk_strided_tile, walks_strided, Lanes};
+use super::walk::{walk_streams, walk_strided_tile, walk_tile, walks_strided, Lanes};
 
 use crate::abi::{
     bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range,
     run_strided_as_indirect, store_pairs, store_pairs_elementwise, store_tile_elementwise, NextRows, StridedArgs,
-    TileArgs,
+    TileArgs, A_STREAMED,
 };
 
 const LANES: usize = 16;
@@ -299,8 +299,8 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
     }
 }
 
-/// One row tile of a call that spans several panels, across all of them and
-/// a last half panel: [`super::walk::walk_tile`] on zmm registers.
+/// The row tiles of a call that spans several panels, each across them all
+/// and a last half panel: [`walk_tile`] on zmm registers.
 /// Measured on Zen 4 against one call per panel, GFLOP/s:
 /// mobilenetv2.b2.expand (K = 16, N = 96) 95 to 100, b5.expand and
 /// resnet50.s2.expand +2%, s2.first and b8.expand +1%; at K = 96-160
@@ -310,42 +310,50 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
 /// driver's crate), three runs in one process: s3.reduce and its
 /// batch of 8 +1-2%, s4.downsample +2-4.5%, s5.reduce, s5.expand and
 /// s5.downsample +1-4%, mobilenetv2.head +1.5-2.4% (against the per-panel
-/// tile with its panel and next-row prefetches, which this walk does not
-/// issue). Without that budget, 16 MiB of weights lost 22-46% walked.
+/// tile with its panel and next-row prefetches, when this walk issued
+/// none). Without that budget, 16 MiB of weights lost 22-46% walked.
 ///
-/// Fetching ahead as the AVX2 walk does (a share of the next tile's rows
-/// into L2 before each panel), with each panel's output lines into L1,
-/// where the input is larger than twice L2: resnet50.s3.reduce.batch8
-/// 3.5-5.3% faster (Zen 4, timed in turn in one process, two runs; the
-/// output lines 1-3% of it), at batch 1 (1.6 MiB) −0.6 to −3.3%; before
-/// each quarter of a panel's k loop, 1.5-2% faster again. Not kept: the
-/// 12-row k loop takes all 14 general-purpose registers, and with the
-/// fetches around it two row pointers were reloaded from the stack at every
-/// step (`scripts/fma_loop_spills.py`); k loops in chunks of 16 or 64
-/// steps, each fetching some rows, kept the registers but ran batch 8 no
-/// faster than no fetch (builds alternated, 2026-11-27).
+/// It streams from [`A_STREAMED`] ([`walk_streams`]): resnet50.s3.reduce
+/// at batch 8 5.2-5.9% faster than fetching nothing ahead, as it did
+/// before.
 ///
 /// # Safety
-/// As for [`super::walk::walk_tile`], with `NR = 32`; the CPU has AVX-512F.
-#[inline(always)]
-unsafe fn walk_tile<const MR: usize, const RESIDUAL: bool>(t: &TileArgs) {
-    // SAFETY: forwarded.
-    unsafe { super::walk::walk_tile::<Zmm, MR, RESIDUAL>(t, |_| {}) }
-}
-
-/// The row tiles of a call that spans several panels, each across them all.
-///
-/// # Safety
-/// As for [`walk_tile`], without `t.m == MR`.
+/// As for [`walk_tile`] with `NR = 32`, without `t.m == MR`; the CPU has
+/// AVX-512F and AVX-512VL.
 #[target_feature(enable = "avx512f,avx512vl")]
 #[inline(never)]
 unsafe fn walk_12x32(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance).
     unsafe {
-        if t.r_rows.is_null() {
-            per_row_count!(t, walk_tile::<_, false>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
-        } else {
-            per_row_count!(t, walk_tile::<_, true>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12)
+        match (walk_streams(t, 12, A_STREAMED), !t.r_rows.is_null()) {
+            (true, false) => per_row_count!(
+                t,
+                walk_tile::<_, Zmm, true, false>,
+                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+                12,
+                with_next_rows
+            ),
+            (true, true) => per_row_count!(
+                t,
+                walk_tile::<_, Zmm, true, true>,
+                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+                12,
+                with_next_rows
+            ),
+            (false, false) => per_row_count!(
+                t,
+                walk_tile::<_, Zmm, false, false>,
+                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+                12,
+                with_next_rows
+            ),
+            (false, true) => per_row_count!(
+                t,
+                walk_tile::<_, Zmm, false, true>,
+                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+                12,
+                with_next_rows
+            ),
         }
     }
 }

@@ -75,6 +75,15 @@ pub(crate) fn prefetch_line(p: *const f32) {
     unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) };
 }
 
+/// Prefetches into L2 the line that holds `p` (see [`prefetch_line`]).
+#[inline(always)]
+pub(crate) fn prefetch_l2(p: *const f32) {
+    use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+    // SAFETY: a prefetch never faults, whatever the address, and x86-64
+    // always has SSE.
+    unsafe { _mm_prefetch::<_MM_HINT_T1>(p as *const i8) };
+}
+
 /// Prefetches into L1 the lines of the `len` floats at `p`, which the caller
 /// reads soon. Written as plain loops, which unroll at a constant `len`: an
 /// iterator chain here compiled to a loop with a state machine.
@@ -125,9 +134,9 @@ pub(crate) fn streams_panel(t: &crate::abi::TileArgs, mr: usize, nr: usize) -> b
 /// more, for full tiles whose rows do not alias in L1. Such a tile is long
 /// enough (16 steps per line of its rows) to fetch the next one's in time.
 /// Measured on resnet50.s3.reduce.batch8 (K = 512, 12.8 MiB of input; Zen 4):
-/// 12x32 AVX-512 from 104 to 108 GFLOP/s, 6x16 AVX2 from 100 to 108 (the
-/// 12x32 kernel has walked that layer since, without this prefetch, 1.3-1.8%
-/// faster still).
+/// 12x32 AVX-512 from 104 to 108 GFLOP/s, 6x16 AVX2 from 100 to 108 (both
+/// kernels walk that layer since, and fetch its rows as
+/// [`walk::walk_streams`] says).
 ///
 /// Rows a multiple of 4 KiB apart (read in place, not copied: see the
 /// driver) put the same element of every row in one L1 set, and the next
@@ -157,23 +166,16 @@ pub(crate) fn streams_rows(t: &crate::abi::TileArgs, mr: usize) -> bool {
 #[inline(always)]
 pub(crate) unsafe fn prefetch_next_rows(next: &crate::abi::NextRows, mr: usize, at: usize) {
     for j in 0..next.count.min(mr) {
-        // SAFETY: `next` holds `count` readable row pointers; a prefetch
-        // never faults, and x86-64 always has SSE.
-        unsafe {
-            let row = *next.rows.add(j);
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T1 }>(row.wrapping_add(at) as *const i8);
-        }
+        // SAFETY: `next` holds `count` readable row pointers.
+        prefetch_l2(unsafe { *next.rows.add(j) }.wrapping_add(at));
     }
 }
 
 /// Prefetches the `part`-th of `parts` equal shares of the next tile's rows
-/// (at most `mr` rows of `len` elements), a line of each row at a time: what
-/// a tile that walks `parts` panels fetches before each panel's k loop (the
-/// 6x16 AVX2 kernel's walk).
+/// (at most `mr` rows of `len` elements), a line of each row at a time.
 ///
 /// # Safety
 /// `next` holds `next.count` readable row pointers.
-#[cfg(feature = "avx2")]
 #[inline(always)]
 pub(crate) unsafe fn prefetch_next_rows_share(
     next: &crate::abi::NextRows,

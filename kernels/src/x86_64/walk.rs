@@ -13,7 +13,9 @@
 //! and ran 1-7% slower than one call per panel.
 
 use super::rows::{CallRows, IndirectRows, StridedRows};
-use crate::abi::{StridedArgs, TileArgs};
+use crate::abi::{NextRows, StridedArgs, TileArgs};
+#[cfg(doc)]
+use crate::abi::{A_COLD, A_STREAMED};
 
 /// How many k steps before the end of a panel's k loop the walk prefetches
 /// the panel's residual lines into L1, for its epilogue (from the start, at
@@ -129,23 +131,104 @@ impl WalkCall {
     }
 }
 
+/// The pieces that a streaming walk ([`walk_streams`]) cuts each panel's k
+/// loop into, fetching an equal share of the next tile's rows before each:
+/// the lines then reach L2's miss queue a few dozen at a time rather than a
+/// panel's worth at once.
+const STREAM_PIECES: usize = 4;
+
+/// Whether a walk streams: fetches the next row tile's rows into L2 while it
+/// computes the current one, an equal share before each of the
+/// [`STREAM_PIECES`] pieces of each panel's k loop (lines in the order that
+/// tile reads them), and each panel's output lines into L1 before its k
+/// loop. On a block's first read of rows whose hint ([`TileArgs::a_cold`])
+/// is `from` or later ([`A_COLD`] < [`A_STREAMED`]), where
+/// [`super::streams_rows`] says so (depths of 512 and more, whole tiles,
+/// rows that do not alias in L1).
+///
+/// The 6x16 AVX2 kernel streams from [`A_COLD`], the 12x32 AVX-512 kernel
+/// from [`A_STREAMED`]. Measured on Zen 4 (1 MiB L2), one thread, the
+/// variants timed in turn in one process (two runs), resnet50.s3.reduce at
+/// batches 1, 2 and 8 (1.6, 3.2 and 12.8 MiB of input), against no fetch
+/// ahead and against a panel's share fetched at once (with the output
+/// lines):
+/// * AVX2: batch 8 +9.1-9.4% and +2-3%, batch 2 +1.8-1.9% and +0.7-2.2%,
+///   batch 1 +0.3-0.7% and +0.4-1.5%; the layers whose inputs fit in L2
+///   (mobilenetv2.b15.project, b17.project, resnet50.s5.expand) −0.6 to
+///   +0.1% and +0.4-0.8%.
+/// * AVX-512: batch 8 +5.2-5.9% and +3.6-3.9%; batch 2 +0.1 and −0.7%,
+///   batch 1 −1.0 and −3.5% (hence [`A_STREAMED`] from twice L2, in the
+///   driver); batch 4 and 16 +4.2-6.1%. The output lines alone were 1-3% of
+///   the gain from batch 4 up: 3.2 MiB of output at batch 8 is in no cache
+///   when it is written.
+///
+/// Against the build before (the AVX2 walk fetched a panel's share at once
+/// and no output lines, the AVX-512 walk nothing), builds alternated three
+/// times: batch 8 with AVX-512 kernels 108.6-109.0
+/// GFLOP/s against 103.2-104.0, with AVX2 108.8-109.6 against 103.8-106.0;
+/// the L2-sized layers above within the noise.
+///
+/// The fetch code's values are read through an opaque reference to the
+/// stack: the 12-row tile's k loop takes 14 general-purpose registers and,
+/// between pieces, a stop in a 15th; with the values in registers, two row
+/// pointers were reloaded from the stack at every k step. Also tried: k
+/// loops in chunks of 16 or 64 steps (a stop at a test of the index's low
+/// bits), each fetching a few rows' lines: batch 8 no faster than no fetch
+/// on AVX-512 (builds alternated).
+#[inline(always)]
+pub(crate) fn walk_streams(t: &TileArgs, mr: usize, from: u32) -> bool {
+    t.a_cold >= from && super::streams_rows(t, mr)
+}
+
 /// One row tile of `MR == t.m` rows across all of `t`'s panels of `2·LANES`
-/// columns, and a last half panel. `before_panel(first)` runs before the
-/// panel of columns `first..` (the AVX2 kernel fetches a share of the next
-/// tile's rows there).
+/// columns, and a last half panel; a `STREAM` tile fetches `next`'s rows
+/// and its panels' output lines as it goes ([`walk_streams`]). `MR` is first
+/// so that `per_row_count!` can name the instance.
 ///
 /// # Safety
 /// The ABI contract for `NR = 2·LANES`, with `t.m == MR`, `t.n` a multiple of
 /// `LANES`, contiguous activation rows, output columns and residual columns,
-/// no accumulate, and a residual exactly when `RESIDUAL`; the CPU has the
-/// ISA of `L`.
+/// no accumulate, and a residual exactly when `RESIDUAL`; `next` holds
+/// `next.count` readable row pointers; the CPU has the ISA of `L`.
 #[inline(always)]
-pub(crate) unsafe fn walk_tile<L: Lanes, const MR: usize, const RESIDUAL: bool>(
+pub(crate) unsafe fn walk_tile<const MR: usize, L: Lanes, const STREAM: bool, const RESIDUAL: bool>(
     t: &TileArgs,
-    before_panel: impl FnMut(usize),
+    next: NextRows,
 ) {
+    let rows = IndirectRows::of(t);
+    let nr = 2 * L::LANES;
+    let ahead = (next, t.c_rows, t.c_cols.offset(0), t.k, t.n.div_ceil(nr));
+    let before_piece = |first: usize, piece: usize| {
+        if STREAM {
+            // Read through an opaque reference to the stack, so that none of
+            // it stays in a register across the k loops: there, a 12-row
+            // tile's loop takes all 14 general-purpose registers, and two row
+            // pointers were otherwise reloaded from the stack at every step.
+            let (next, c_rows, c_offset, k, panels) = *core::hint::black_box(&ahead);
+            if piece == 0 {
+                for r in 0..MR {
+                    // SAFETY: r < MR: c_rows[r] is readable, and columns
+                    // c_offset + first.. of the row are the tile's (a
+                    // prefetch past them, in a last half panel, never
+                    // faults).
+                    unsafe { super::prefetch_span((*c_rows.add(r)).add(c_offset + first), nr) };
+                }
+            }
+            // SAFETY: the caller's contract on `next`.
+            unsafe {
+                super::prefetch_next_rows_share(
+                    &next,
+                    MR,
+                    k,
+                    first / nr * STREAM_PIECES + piece,
+                    panels * STREAM_PIECES,
+                )
+            };
+        }
+    };
+    let pieces = if STREAM { STREAM_PIECES } else { 1 };
     // SAFETY: forwarded.
-    unsafe { walk_rows::<L, MR, 2, RESIDUAL, _>(&WalkCall::of(t), &IndirectRows::of(t), before_panel) }
+    unsafe { walk_rows::<L, MR, 2, RESIDUAL, _>(&WalkCall::of(t), &rows, pieces, before_piece) }
 }
 
 /// Whether a kernel's strided entry point walks `s` ([`walk_strided_tile`])
@@ -158,11 +241,8 @@ pub(crate) fn walks_strided(s: &StridedArgs, lanes: usize) -> bool {
 }
 
 /// The deepest call a strided entry point walks. Deeper calls go to the
-/// indirect entry point, whose walk on the 6x16 AVX2 kernel fetches a share
-/// of the next row tile's rows before each panel (from K = 512, a block's
-/// first call), which the strided walk does not. (The 12x32 AVX-512
-/// kernel's indirect walk fetches nothing ahead; a deeper strided walk for
-/// it alone was not measured apart.)
+/// indirect entry point, whose walk streams where `walk_streams` says so
+/// (from K = 512), which the strided walk does not.
 /// The tile table's `strided_depth` of the general kernels is at most this
 /// (`tests/kernels.rs` checks).
 pub const STRIDED_WALK_DEPTH: usize = 256;
@@ -200,12 +280,14 @@ pub(crate) unsafe fn walk_strided_tile<const MR: usize, L: Lanes, const PANEL_V:
     debug_assert_eq!(tile.m, MR);
     // SAFETY: forwarded; a strided call has contiguous rows and columns
     // (residual columns included), and no accumulate.
-    unsafe { walk_rows::<L, MR, PANEL_V, RESIDUAL, _>(tile.call, &tile.rows, |_| {}) }
+    unsafe { walk_rows::<L, MR, PANEL_V, RESIDUAL, _>(tile.call, &tile.rows, 1, |_, _| {}) }
 }
 
 /// One row tile of `MR` rows (`rows` from its first) across all of `call`'s
 /// panels of `PANEL_V` vectors, and a last panel of fewer whole vectors.
-/// `before_panel(first)` runs before the panel of columns `first..`.
+/// Each panel's k loop runs in `pieces` pieces of about equal depth, and
+/// `before_piece(first, piece)` runs before piece `piece` of the panel of
+/// columns `first..`.
 ///
 /// # Safety
 /// The contract of the call that `call` and `rows` describe, for `NR =
@@ -216,7 +298,8 @@ pub(crate) unsafe fn walk_strided_tile<const MR: usize, L: Lanes, const PANEL_V:
 unsafe fn walk_rows<L: Lanes, const MR: usize, const PANEL_V: usize, const RESIDUAL: bool, R: CallRows>(
     call: &WalkCall,
     rows: &R,
-    mut before_panel: impl FnMut(usize),
+    pieces: usize,
+    mut before_piece: impl FnMut(usize, usize),
 ) {
     let nr = PANEL_V * L::LANES;
     // SAFETY: the tile has MR >= 1 rows; element k is one past each row's
@@ -224,14 +307,14 @@ unsafe fn walk_rows<L: Lanes, const MR: usize, const PANEL_V: usize, const RESID
     let ends: [*const f32; MR] = unsafe { rows.a_rows_at(call.k) };
     let mut first = 0;
     while first < call.n {
-        before_panel(first);
+        let before_piece = |piece| before_piece(first, piece);
         // SAFETY: forwarded; columns first..first + PANEL_V·LANES (or, in a
         // last panel of one vector, first + LANES) are the tile's.
         unsafe {
             if first + nr <= call.n {
-                walk_panel::<L, MR, PANEL_V, PANEL_V, RESIDUAL, R>(call, rows, &ends, first);
+                walk_panel::<L, MR, PANEL_V, PANEL_V, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
             } else {
-                walk_panel::<L, MR, PANEL_V, 1, RESIDUAL, R>(call, rows, &ends, first);
+                walk_panel::<L, MR, PANEL_V, 1, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
             }
         }
         first += nr;
@@ -240,12 +323,13 @@ unsafe fn walk_rows<L: Lanes, const MR: usize, const PANEL_V: usize, const RESID
 
 /// [`walk_rows`]' work on the panel of columns `first..`: its first `V`
 /// vectors (`PANEL_V`: a whole panel; 1: a last panel of one vector). The
-/// bias, the k loop, the residual and the clamped stores.
+/// bias, the k loop in `pieces` pieces (`before_piece(piece)` before each),
+/// the residual and the clamped stores.
 ///
 /// # Safety
 /// As for [`walk_rows`]; `ends` holds the tile's row pointers moved to
 /// element k; columns `first..first + V·LANES` are the tile's, and `first` is
-/// a multiple of `PANEL_V·LANES`.
+/// a multiple of `PANEL_V·LANES`; `pieces >= 1`.
 #[inline(always)]
 unsafe fn walk_panel<
     L: Lanes,
@@ -259,6 +343,8 @@ unsafe fn walk_panel<
     rows: &R,
     ends: &[*const f32; MR],
     first: usize,
+    pieces: usize,
+    mut before_piece: impl FnMut(usize),
 ) {
     let (lanes, nr, len) = (L::LANES, PANEL_V * L::LANES, call.k);
     // SAFETY (every block below): the CPU has L's ISA (the caller's contract).
@@ -279,6 +365,15 @@ unsafe fn walk_panel<
     // row pointers, the index and the panel pointer (the 12-row tile takes
     // all 14 general-purpose registers there are).
     let mut i = -(len as isize);
+    for piece in 0..pieces {
+        before_piece(piece);
+        if piece + 1 < pieces {
+            let stop = -((len * (pieces - 1 - piece) / pieces) as isize);
+            // SAFETY: forwarded; -len <= i <= stop <= 0, the stops rising
+            // with the pieces.
+            unsafe { k_steps::<L, MR, PANEL_V, V>(&mut acc, ends, &mut panel, &mut i, stop) };
+        }
+    }
     if RESIDUAL {
         // A constant stop, which the loop compares with as an immediate.
         let fetch_at = -(RESIDUAL_PREFETCH_STEPS as isize);
@@ -288,8 +383,10 @@ unsafe fn walk_panel<
         }
         for r in 0..MR {
             // SAFETY: r < MR: the call has a residual, and columns first..
-            // of each row are the tile's.
-            unsafe { super::prefetch_span(rows.r_row(r).add(first), V * lanes) };
+            // of each row are the tile's. Opaque, so that the addresses are
+            // computed again for the loads after the k loop rather than held
+            // in registers through it.
+            unsafe { super::prefetch_span(core::hint::black_box(rows.r_row(r)).add(first), V * lanes) };
         }
     }
     // SAFETY: forwarded; -len <= i <= 0.
