@@ -131,8 +131,9 @@ impl Call<'_> {
     /// L2) lost 1-3.5% with the AVX-512 kernel's walk fetching its rows
     /// ahead (`walk_streams` in the kernels' crate), where its batch of 2
     /// (3.2 MiB) moved within ±1% and of 8 gained 5-6% (Zen 4, one
-    /// process). The dot kernels, the other ones that follow the hint, moved
-    /// within the noise at 4 MiB of input.
+    /// process). The dot kernels, the other ones that follow the hint, were
+    /// not measured between once and twice L2, where the hint changed for
+    /// them (at 4 MiB, prefetching into L2 or L1 moved within the noise).
     fn cold_rows(&self) -> u32 {
         let bytes = self.pixels().saturating_mul(self.desc.in_channels).saturating_mul(4);
         if bytes > 2 * cache::l2_bytes() {

@@ -76,7 +76,7 @@ struct Variant {
     clamp: bool,
     accumulate: bool,
     /// The `a_cold` hint: `A_WARM`, `A_COLD` or `A_STREAMED` (never changes
-    /// results; the dot walks prefetch by it).
+    /// results; the x86-64 kernels prefetch by it).
     cold: u32,
     /// Column block of C and R: 0 (contiguous), 1 (NCHW-like), 8 or 16.
     c_block: usize,
@@ -325,7 +325,9 @@ fn run_variant(
 /// Sweeps `kernel` over m in 1..=MR, n in 1..=2·NR+1 (and 4 to 5 panels for
 /// m = 1), every depth of `depths`; then calls of three row tiles (m =
 /// 2·MR + MR / 2 + 1) on a few column counts and the depths up to 17 and 63
-/// to 65, each also in the plain variant.
+/// to 65, each also in the plain variant; calls of three row tiles at K =
+/// 520 that the x86-64 kernels fetch ahead for; and the strided entry
+/// point's long calls.
 /// The caller checks that the CPU supports the kernel's ISA.
 pub fn sweep(kernel: &Kernel, depths: &[usize]) -> Tally {
     sweep_rows(kernel, depths, true)
@@ -376,16 +378,19 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     // Calls whose rows a kernel fetches a tile ahead (the x86-64 kernels'
     // `streams_rows`: their walks and per-panel tiles, each from a hint of
     // its own): three row tiles at a depth past 512, rows not 4 KiB apart,
-    // the `A_COLD` and `A_STREAMED` hints, on three whole panels and on two
-    // and a half, each also with a residual.
-    for n in [3 * nr, 2 * nr + nr / 2] {
-        for cold in [A_COLD, A_STREAMED] {
-            let fetched = Variant { cold, ..plain_variant(case) };
-            for v in [fetched, Variant { residual: true, ..fetched }] {
-                tally.record(run_variant(kernel, oracle, m, n, 520, case, v));
+    // whole (the MR-row instance) and uneven, the `A_COLD` and `A_STREAMED`
+    // hints, on three whole panels and on two and a half, each also with a
+    // residual.
+    for rows in [3 * mr, m] {
+        for n in [3 * nr, 2 * nr + nr / 2] {
+            for cold in [A_COLD, A_STREAMED] {
+                let fetched = Variant { cold, ..plain_variant(case) };
+                for v in [fetched, Variant { residual: true, ..fetched }] {
+                    tally.record(run_variant(kernel, oracle, rows, n, 520, case, v));
+                }
             }
+            case += 1;
         }
-        case += 1;
     }
     // A strided entry point hands the rows or the calls its walk leaves to
     // the indirect one in calls of up to 240 rows (`STRIDED_CHUNK_ROWS`):

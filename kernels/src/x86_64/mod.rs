@@ -131,8 +131,9 @@ pub(crate) fn streams_panel(t: &crate::abi::TileArgs, mr: usize, nr: usize) -> b
 /// True when a kernel of `mr` rows should prefetch the next row tile's
 /// activations while it computes the current one: on a block's first panel
 /// (`a_cold`, when its rows may be in L3 or memory), at depths of 512 and
-/// more, for full tiles whose rows do not alias in L1. Such a tile is long
-/// enough (16 steps per line of its rows) to fetch the next one's in time.
+/// more, for tiles of at least half `mr` rows whose rows do not alias in L1.
+/// Such a tile is long enough (16 steps per line of its rows) to fetch the
+/// next one's in time.
 /// Measured on resnet50.s3.reduce.batch8 (K = 512, 12.8 MiB of input; Zen 4):
 /// 12x32 AVX-512 from 104 to 108 GFLOP/s, 6x16 AVX2 from 100 to 108 (both
 /// kernels walk that layer since, and fetch its rows as

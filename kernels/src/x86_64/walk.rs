@@ -136,6 +136,9 @@ impl WalkCall {
 /// the lines then reach L2's miss queue a few dozen at a time rather than a
 /// panel's worth at once.
 const STREAM_PIECES: usize = 4;
+// A piece's stop is `len · (pieces - 1 - piece) / pieces`, with `len` at
+// most `isize::MAX / 4` floats: the product fits in a usize up to 9 pieces.
+const _: () = assert!(STREAM_PIECES <= 9);
 
 /// Whether a walk streams: fetches the next row tile's rows into L2 while it
 /// computes the current one, an equal share before each of the
@@ -143,8 +146,8 @@ const STREAM_PIECES: usize = 4;
 /// tile reads them), and each panel's output lines into L1 before its k
 /// loop. On a block's first read of rows whose hint ([`TileArgs::a_cold`])
 /// is `from` or later ([`A_COLD`] < [`A_STREAMED`]), where
-/// [`super::streams_rows`] says so (depths of 512 and more, whole tiles,
-/// rows that do not alias in L1).
+/// [`super::streams_rows`] says so (depths of 512 and more, tiles of at
+/// least half the kernel's rows, rows that do not alias in L1).
 ///
 /// The 6x16 AVX2 kernel streams from [`A_COLD`], the 12x32 AVX-512 kernel
 /// from [`A_STREAMED`]. Measured on Zen 4 (1 MiB L2), one thread, the
@@ -360,7 +363,8 @@ unsafe fn walk_panel<
     }
     // SAFETY: the panel of columns `first..` exists.
     let mut panel = unsafe { call.b_panel.add(first / nr * call.b_panel_stride) };
-    // `len` elements lie in one allocation, so `len <= isize::MAX`. The index
+    // `len` floats lie in one allocation, so `len <= isize::MAX / 4` (and
+    // `len · (pieces - 1)` below fits in a usize: see `STREAM_PIECES`). The index
     // counts up to 0 from -len: the loop needs no end register besides the
     // row pointers, the index and the panel pointer (the 12-row tile takes
     // all 14 general-purpose registers there are).
