@@ -311,14 +311,7 @@ pub unsafe fn f32_pw_6x16__avx2_fma_strided(s: &StridedArgs) {
 #[inline(never)]
 unsafe fn walk_6x16(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance).
-    unsafe {
-        match (walk_streams(t, 6, A_COLD), !t.r_rows.is_null()) {
-            (true, false) => per_row_count!(t, walk_tile::<_, Ymm, true, false>, [1, 2, 3, 4, 5], 6, with_next_rows),
-            (true, true) => per_row_count!(t, walk_tile::<_, Ymm, true, true>, [1, 2, 3, 4, 5], 6, with_next_rows),
-            (false, false) => per_row_count!(t, walk_tile::<_, Ymm, false, false>, [1, 2, 3, 4, 5], 6, with_next_rows),
-            (false, true) => per_row_count!(t, walk_tile::<_, Ymm, false, true>, [1, 2, 3, 4, 5], 6, with_next_rows),
-        }
-    }
+    unsafe { walk_row_tiles!(t, Ymm, walk_streams(t, 6, A_COLD), [1, 2, 3, 4, 5], 6) }
 }
 
 /// The panel walk's vector operations on ymm registers.

@@ -324,38 +324,7 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
 #[inline(never)]
 unsafe fn walk_12x32(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance).
-    unsafe {
-        match (walk_streams(t, 12, A_STREAMED), !t.r_rows.is_null()) {
-            (true, false) => per_row_count!(
-                t,
-                walk_tile::<_, Zmm, true, false>,
-                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-                12,
-                with_next_rows
-            ),
-            (true, true) => per_row_count!(
-                t,
-                walk_tile::<_, Zmm, true, true>,
-                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-                12,
-                with_next_rows
-            ),
-            (false, false) => per_row_count!(
-                t,
-                walk_tile::<_, Zmm, false, false>,
-                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-                12,
-                with_next_rows
-            ),
-            (false, true) => per_row_count!(
-                t,
-                walk_tile::<_, Zmm, false, true>,
-                [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
-                12,
-                with_next_rows
-            ),
-        }
-    }
+    unsafe { walk_row_tiles!(t, Zmm, walk_streams(t, 12, A_STREAMED), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
 }
 
 /// The panel walk's vector operations on zmm registers.

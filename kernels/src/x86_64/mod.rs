@@ -1,6 +1,23 @@
 //! x86-64 kernels. Each function carries `#[target_feature]`; calling it is
 //! sound only on a CPU with that feature set (`pointwise` checks with pulp).
 
+/// Runs [`walk::walk_tile`] on `$lanes` registers on each row tile of the
+/// call `$t` (see `per_row_count!`), each tile given the next one's rows,
+/// in the instance for whether the walk streams (`$stream`, see
+/// [`walk::walk_streams`]) and whether the call has a residual.
+#[cfg(any(feature = "avx2", feature = "avx512"))]
+macro_rules! walk_row_tiles {
+    ($t:expr, $lanes:ty, $stream:expr, [$($m:literal),*], $mr:literal) => {{
+        let t: &$crate::abi::TileArgs = $t;
+        match ($stream, !t.r_rows.is_null()) {
+            (true, false) => per_row_count!(t, walk_tile::<_, $lanes, true, false>, [$($m),*], $mr, with_next_rows),
+            (true, true) => per_row_count!(t, walk_tile::<_, $lanes, true, true>, [$($m),*], $mr, with_next_rows),
+            (false, false) => per_row_count!(t, walk_tile::<_, $lanes, false, false>, [$($m),*], $mr, with_next_rows),
+            (false, true) => per_row_count!(t, walk_tile::<_, $lanes, false, true>, [$($m),*], $mr, with_next_rows),
+        }
+    }};
+}
+
 #[cfg(feature = "avx2")]
 pub mod avx2;
 #[cfg(feature = "avx512")]
