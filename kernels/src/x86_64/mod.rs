@@ -69,14 +69,10 @@ const LINE_FLOATS: usize = 16;
 /// [`A_STREAMED`]: crate::abi::A_STREAMED
 #[inline(always)]
 pub(crate) fn prefetch_activations<const STREAMED: bool>(row: *const f32, at: usize) {
-    use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
     if !STREAMED {
-        // SAFETY: a prefetch never faults, whatever the address, and x86-64
-        // always has SSE.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(at + PREFETCH_AHEAD_L1) as *const i8) };
+        prefetch_line(row.wrapping_add(at + PREFETCH_AHEAD_L1));
     } else if at.is_multiple_of(LINE_FLOATS) {
-        // SAFETY: as above.
-        unsafe { _mm_prefetch::<_MM_HINT_T1>(row.wrapping_add(at + PREFETCH_AHEAD_L2) as *const i8) };
+        prefetch_l2(row.wrapping_add(at + PREFETCH_AHEAD_L2));
     }
 }
 
