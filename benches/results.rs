@@ -121,10 +121,11 @@ fn main() {
     let peak = peak_at_start.max(peak::measure_gflops(peak_isa).expect("peak"));
     println!(
         "Machine: {cpu}, {date}, 1 thread. Measured f32 FMA peak ({}, 1 core, the better of a measurement \
-         before the layers and one after): {peak:.1} GFLOP/s. pointwise ran {}. GFLOP/s (higher is better); \
-         ratios are pointwise / peer.\n",
+         before the layers and one after): {peak:.1} GFLOP/s. pointwise ran {}, with the kernels tuned for {} \
+         where the tile table has them. GFLOP/s (higher is better); ratios are pointwise / peer.\n",
         peak_isa.name(),
-        isa.name()
+        isa.name(),
+        dispatch::detected_tuning().name()
     );
     println!(
         "| layer | pointwise {} | % peak |{} gemm 0.19 | matrixmultiply | XNNPACK | vs gemm | vs XNNPACK |{}",

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use pointwise::measure::{fill, time_medians_interleaved};
+use pointwise::measure::{time_medians_interleaved, LayerData};
 use pointwise::suite;
 use pointwise::{Activation, Tensor, TensorMut, WeightOrder};
 
@@ -26,12 +26,7 @@ fn main() {
     println!("layer, kernel: plain us | bias+relu us (cost) | bias+residual+relu us (cost)");
     for layer in layers.iter().filter(|l| names.contains(&l.name.as_str())) {
         let conv = layer.conv;
-        let k = conv.in_channels / conv.groups;
-        let weights = fill(conv.out_channels * k, 1);
-        let bias = fill(conv.out_channels, 2);
-        let input = fill(layer.input_desc().len().unwrap(), 3);
-        let residual = fill(layer.output_desc().len().unwrap(), 4);
-        let mut output = vec![0.0f32; layer.output_desc().len().unwrap()];
+        let LayerData { weights, bias, input, residual, mut output } = LayerData::new(layer);
         let plain = conv.pack(&weights, WeightOrder::OutIn, None).unwrap();
         let relu = conv.with_activation(Activation::Relu).pack(&weights, WeightOrder::OutIn, Some(&bias)).unwrap();
         let (in_desc, out_desc) = (layer.input_desc(), layer.output_desc());

@@ -114,7 +114,9 @@ impl Conv1x1 {
     }
 
     /// Packs weights (and an optional bias of `out_channels`) for the default
-    /// ISA: `POINTWISE_ISA` if set, else the best this CPU supports.
+    /// ISA: `POINTWISE_ISA` if set, else the best this CPU supports; and for
+    /// that ISA's kernel for this layer on this processor (a kernel tuned for
+    /// it where the tile table has one, see [`dispatch::detected_tuning`]).
     ///
     /// `weights` holds `out_channels · in_channels / groups` floats in `order`.
     ///
@@ -134,6 +136,52 @@ impl Conv1x1 {
     pub fn pack_for(&self, isa: Isa, weights: &[f32], order: WeightOrder, bias: Option<&[f32]>) -> Result<PackedConv> {
         self.validate()?;
         dispatch::check(isa)?;
+        self.pack_with(dispatch::select_kernel(isa, self.out_channels / self.groups)?, weights, order, bias)
+    }
+
+    /// Like [`Conv1x1::pack`], for the kernel of the tile table named `kernel`
+    /// (as [`PackedConv::kernel`] and the CLI print it): to compare kernels
+    /// side by side, or for an engine that times them and keeps the faster.
+    /// Any kernel computes any layer, each the same values within rounding
+    /// (a kernel tuned for some processors bitwise those of the generic
+    /// kernel of its shape).
+    ///
+    /// ```
+    /// use pointwise::{Conv1x1, WeightOrder};
+    /// let conv = Conv1x1::new(8, 4);
+    /// let packed = conv.pack_for_kernel("f32_pw_4x8__scalar", &[0.5; 32], WeightOrder::OutIn, None)?;
+    /// assert_eq!(packed.kernel().name, "f32_pw_4x8__scalar");
+    /// # Ok::<(), pointwise::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Conv1x1::pack`]; [`Error::UnknownKernel`] when no kernel of that
+    /// name is compiled into this build, and [`Error::IsaUnavailable`] when
+    /// this CPU lacks the kernel's ISA.
+    pub fn pack_for_kernel(
+        &self,
+        kernel: &str,
+        weights: &[f32],
+        order: WeightOrder,
+        bias: Option<&[f32]>,
+    ) -> Result<PackedConv> {
+        self.validate()?;
+        let kernel = pointwise_kernels::KERNELS
+            .iter()
+            .find(|k| k.name == kernel)
+            .ok_or_else(|| Error::UnknownKernel { name: kernel.to_string() })?;
+        dispatch::check(kernel.isa)?;
+        self.pack_with(kernel, weights, order, bias)
+    }
+
+    /// Packs for `kernel`, which can run here, once the description is valid.
+    fn pack_with(
+        &self,
+        kernel: &'static Kernel,
+        weights: &[f32],
+        order: WeightOrder,
+        bias: Option<&[f32]>,
+    ) -> Result<PackedConv> {
         let expected = checked_product("weight count", &[self.out_channels, self.in_channels / self.groups])?;
         if weights.len() != expected {
             return Err(Error::LengthMismatch { what: "weights", expected, actual: weights.len() });
@@ -143,7 +191,6 @@ impl Conv1x1 {
                 return Err(Error::LengthMismatch { what: "bias", expected: self.out_channels, actual: bias.len() });
             }
         }
-        let kernel = dispatch::select_kernel(isa, self.out_channels / self.groups)?;
         let packed = pack::pack_weights(self, kernel, weights, order, bias)?;
         Ok(PackedConv { desc: *self, kernel, weights: packed.weights, bias: packed.bias })
     }

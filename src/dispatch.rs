@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use pointwise_kernels::{Kernel, KERNELS};
+use pointwise_kernels::{Kernel, Tuning, KERNELS};
 
 use crate::error::{Error, Result};
 use crate::Isa;
@@ -103,21 +103,68 @@ pub fn kernels_for(isa: Isa) -> impl Iterator<Item = &'static Kernel> {
     KERNELS.iter().filter(move |k| k.isa == isa)
 }
 
+/// The processors this one is, for the kernels tuned for some
+/// ([`Tuning`]): read once per process from CPUID. `POINTWISE_TUNING=generic`
+/// (read once too) keeps to the generic kernels, to compare them.
+///
+/// Zen 4 is AMD's family 19h with AVX-512F: the family's other cores (Zen 3)
+/// have no AVX-512.
+pub fn detected_tuning() -> Tuning {
+    static TUNING: OnceLock<Tuning> = OnceLock::new();
+    *TUNING.get_or_init(|| {
+        if std::env::var("POINTWISE_TUNING").is_ok_and(|v| v.trim() == Tuning::Generic.name()) {
+            return Tuning::Generic;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if is_amd_family_19h() && cpu_supports(Isa::Avx512) {
+            return Tuning::Zen4;
+        }
+        Tuning::Generic
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+fn is_amd_family_19h() -> bool {
+    use std::arch::x86_64::__cpuid;
+    // SAFETY: every x86-64 CPU has CPUID, with leaves 0 and 1. (Newer Rust
+    // made `__cpuid` safe to call; the oldest this crate supports needs the
+    // block.)
+    #[allow(unused_unsafe)]
+    let (vendor, signature) = unsafe { (__cpuid(0), __cpuid(1).eax) };
+    let is_amd = (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163); // "AuthenticAMD"
+                                                                                                  // The family is the base field, plus the extended field when the base is 0xF.
+    let base = (signature >> 8) & 0xF;
+    let family = if base == 0xF { base + ((signature >> 20) & 0xFF) } else { base };
+    is_amd && family == 0x19
+}
+
 /// The kernel for a GEMM of `n` output channels per group on `isa`, which
-/// [`check`] has accepted. The first kernel of the ISA in the tile table is its
-/// general one; a narrower companion is taken only when all `n` channels fit in
-/// one of its panels (then the general tile would mostly multiply zero columns,
-/// while for wider layers its larger register tile wins).
+/// [`check`] has accepted, on this processor ([`detected_tuning`]).
 pub(crate) fn select_kernel(isa: Isa, n: usize) -> Result<&'static Kernel> {
-    let general = kernels_for(isa).next().ok_or(Error::IsaNotCompiled { isa })?;
-    let narrow = kernels_for(isa).filter(|k| k.nr < general.nr && n <= k.nr).min_by_key(|k| k.nr);
-    Ok(narrow.unwrap_or(general))
+    select_kernel_for(isa, n, detected_tuning())
+}
+
+/// [`select_kernel`] on processors of `tuning`. The first generic kernel of
+/// the ISA in the tile table is its general one; a narrower companion is
+/// taken only when all `n` channels fit in one of its panels (then the
+/// general tile would mostly multiply zero columns, while for wider layers
+/// its larger register tile wins). A kernel tuned for `tuning`, of the
+/// chosen one's shape, then takes its place.
+fn select_kernel_for(isa: Isa, n: usize, tuning: Tuning) -> Result<&'static Kernel> {
+    let generic = || kernels_for(isa).filter(|k| k.tuning == Tuning::Generic);
+    let general = generic().next().ok_or(Error::IsaNotCompiled { isa })?;
+    let narrow = generic().filter(|k| k.nr < general.nr && n <= k.nr).min_by_key(|k| k.nr);
+    let chosen = narrow.unwrap_or(general);
+    let tuned = kernels_for(isa)
+        .find(|k| k.tuning != Tuning::Generic && k.tuning == tuning && (k.mr, k.nr) == (chosen.mr, chosen.nr));
+    Ok(tuned.unwrap_or(chosen))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{kernels_for, select_kernel};
+    use super::{kernels_for, select_kernel, select_kernel_for};
     use crate::Isa;
+    use pointwise_kernels::Tuning;
 
     /// The general kernel for every layer wider than a companion's panel,
     /// shallow ones included (on an Intel Xeon the 12x32 AVX-512 kernel ran
@@ -132,7 +179,7 @@ mod tests {
         let mut checked = 0;
         for (isa, narrow) in expected {
             let Some(general) = kernels_for(isa).next() else { continue };
-            let pick = |n: usize| select_kernel(isa, n).unwrap().name;
+            let pick = |n: usize| select_kernel_for(isa, n, Tuning::Generic).unwrap().name;
             for &(n, name) in narrow {
                 assert_eq!(pick(n), name, "{} n = {n}", isa.name());
             }
@@ -145,5 +192,28 @@ mod tests {
         if cfg!(all(target_arch = "x86_64", feature = "avx2", feature = "avx512")) {
             assert_eq!(checked, 2);
         }
+    }
+
+    /// On Zen 4 the 12x32 AVX-512 kernel tuned for it stands in for the
+    /// generic one, on every layer the generic one would take; the narrow
+    /// companions, which have no tuned kernel, stay; AVX2 has none.
+    #[test]
+    fn a_tuned_kernel_stands_in_for_the_generic_one_of_its_shape() {
+        if kernels_for(Isa::Avx512).next().is_none() {
+            return;
+        }
+        let zen4 = |isa, n| select_kernel_for(isa, n, Tuning::Zen4).unwrap().name;
+        for n in [17, 32, 33, 96, 1000] {
+            assert_eq!(zen4(Isa::Avx512, n), "f32_pw_12x32__avx512f_zen4", "n = {n}");
+            assert_eq!(select_kernel_for(Isa::Avx512, n, Tuning::Generic).unwrap().name, "f32_pw_12x32__avx512f");
+        }
+        assert_eq!(zen4(Isa::Avx512, 2), "f32_pw_8x2__avx512f");
+        assert_eq!(zen4(Isa::Avx512, 16), "f32_pw_12x16__avx512f");
+        if kernels_for(Isa::Avx2).next().is_some() {
+            assert_eq!(zen4(Isa::Avx2, 96), "f32_pw_6x16__avx2_fma");
+        }
+        // The detected tuning is one of the two, and select_kernel follows it.
+        let detected = super::detected_tuning();
+        assert_eq!(select_kernel(Isa::Avx512, 96).unwrap().tuning, detected);
     }
 }

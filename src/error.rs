@@ -72,6 +72,12 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// No kernel of this name is compiled into this build (see
+    /// `pointwise::kernels::KERNELS`).
+    UnknownKernel {
+        /// The name given.
+        name: String,
+    },
     /// The ISA was asked for but this CPU lacks it.
     IsaUnavailable {
         /// The ISA asked for.
@@ -118,6 +124,10 @@ impl fmt::Display for Error {
             Error::InvalidActivation { reason } => write!(f, "invalid activation: {reason}"),
             Error::UnknownIsa { name } => {
                 write!(f, "unknown ISA {name:?}; expected one of scalar, avx2, avx512, neon")
+            }
+            Error::UnknownKernel { name } => {
+                let known: Vec<&str> = pointwise_kernels::KERNELS.iter().map(|k| k.name).collect();
+                write!(f, "no kernel named {name:?} in this build; it has {}", known.join(", "))
             }
             Error::IsaUnavailable { isa } => {
                 write!(f, "ISA {} was asked for, but this CPU does not support it", isa.name())

@@ -17,7 +17,11 @@
 //!
 //! The ISA is chosen once per process ([`dispatch::default_isa`]): the best the
 //! CPU supports, or the one named by `POINTWISE_ISA` (`scalar`, `avx2`,
-//! `avx512`, `neon`). [`Conv1x1::pack_for`] forces one per layer.
+//! `avx512`, `neon`). [`Conv1x1::pack_for`] forces one per layer. Within an
+//! ISA, a kernel tuned for this processor, where the tile table has one,
+//! stands in for the generic kernel of its shape, with the same results
+//! ([`dispatch::detected_tuning`]); [`Conv1x1::pack_for_kernel`] packs for any
+//! kernel by name.
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
 mod cache;

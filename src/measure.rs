@@ -1,7 +1,9 @@
 //! Measurement helpers shared by the command-line runner, the benches and the
-//! results example: deterministic data and a robust median timer.
+//! examples: deterministic data and a robust median timer.
 
 use std::time::{Duration, Instant};
+
+use crate::suite::Layer;
 
 /// `len` deterministic values in `[-1, 1)` (xorshift, seeded).
 pub fn fill(len: usize, seed: u64) -> Vec<f32> {
@@ -14,6 +16,40 @@ pub fn fill(len: usize, seed: u64) -> Vec<f32> {
             (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
         })
         .collect()
+}
+
+/// A suite layer's data in NHWC, filled with [`fill`] (weights seed 1, bias 2,
+/// input 3, residual 4), and an output buffer: what the examples time.
+pub struct LayerData {
+    /// `out_channels · in_channels / groups` weights, out-in order.
+    pub weights: Vec<f32>,
+    /// One bias per output channel.
+    pub bias: Vec<f32>,
+    /// The layer's input ([`Layer::input_desc`]).
+    pub input: Vec<f32>,
+    /// A residual of the output's shape ([`Layer::output_desc`]).
+    pub residual: Vec<f32>,
+    /// Zeros, of the output's shape.
+    pub output: Vec<f32>,
+}
+
+impl LayerData {
+    /// The data of `layer`.
+    ///
+    /// # Panics
+    /// When the layer's tensors overflow `usize` (no layer of a parsed
+    /// suite does).
+    pub fn new(layer: &Layer) -> Self {
+        let conv = layer.conv;
+        let out_len = layer.output_desc().len().expect("a parsed layer's output size fits");
+        LayerData {
+            weights: fill(conv.out_channels * (conv.in_channels / conv.groups), 1),
+            bias: fill(conv.out_channels, 2),
+            input: fill(layer.input_desc().len().expect("a parsed layer's input size fits"), 3),
+            residual: fill(out_len, 4),
+            output: vec![0.0; out_len],
+        }
+    }
 }
 
 /// Median time of one `call`, over samples lasting about `budget` in all.

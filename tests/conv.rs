@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::convs::{check_case, check_random, Case, ACTIVATIONS, LAYOUTS};
+use common::convs::{check_case, check_random, Case, CaseData, ACTIVATIONS, LAYOUTS};
+use pointwise::kernels::{Tuning, KERNELS};
 use pointwise::{dispatch, Activation, Conv1x1, Layout, WeightOrder};
 
 fn assert_clean(isa: pointwise::Isa, tally: common::sweep::Tally) {
@@ -137,35 +138,35 @@ fn large_depths() {
 /// 1.5·32), a narrower last one (200, 40 of a 32-column kernel), groups,
 /// stride, blocked layouts, residual and activation, through the driver's
 /// blocks. (`large_depths` walks at K >= 512.)
+/// Each with its seed.
+fn walked_panel_cases() -> Vec<(u64, Case)> {
+    let cases: [(u64, Conv1x1, Layout, Layout, Option<Layout>); 11] = [
+        (11, Conv1x1::new(16, 96), Layout::Nhwc, Layout::Nhwc, None),
+        (16, Conv1x1::new(24, 144).with_activation(Activation::Relu6), Layout::Nhwc, Layout::Nhwc, None),
+        (17, Conv1x1::new(80, 400).with_groups(2).with_stride(2, 2), Layout::Nhwc, Layout::Nhwc, None),
+        (12, Conv1x1::new(24, 144).with_activation(Activation::Relu6), Layout::Nhwc, Layout::Nhwc, Some(Layout::Nhwc)),
+        (13, Conv1x1::new(64, 200), Layout::Nchwc(8), Layout::Nchwc(16), Some(Layout::Nchwc(16))),
+        (14, Conv1x1::new(48, 192).with_groups(2).with_stride(2, 1), Layout::Nhwc, Layout::Nchwc(8), None),
+        (15, Conv1x1::new(32, 128), Layout::Nchw, Layout::Nhwc, Some(Layout::Nhwc)),
+        (18, Conv1x1::new(256, 96).with_activation(Activation::Relu), Layout::Nhwc, Layout::Nhwc, None),
+        (19, Conv1x1::new(257, 64), Layout::Nhwc, Layout::Nhwc, None),
+        (20, Conv1x1::new(32, 40), Layout::Nhwc, Layout::Nhwc, Some(Layout::Nhwc)),
+        (21, Conv1x1::new(24, 48).with_activation(Activation::Relu), Layout::Nhwc, Layout::Nhwc, Some(Layout::Nhwc)),
+    ];
+    cases
+        .into_iter()
+        .map(|(seed, conv, input, output, residual)| {
+            (seed, Case { input, output, residual, ..plain_case(conv, 2, 9, 15) })
+        })
+        .collect()
+}
+
+/// [`walked_panel_cases`] against the reference on every ISA, and panels
+/// beyond the walk's budget.
 #[test]
 fn walked_panels() {
     for isa in dispatch::available_isas() {
-        for (seed, conv, input, output, residual) in [
-            (11, Conv1x1::new(16, 96), Layout::Nhwc, Layout::Nhwc, None),
-            (16, Conv1x1::new(24, 144).with_activation(Activation::Relu6), Layout::Nhwc, Layout::Nhwc, None),
-            (17, Conv1x1::new(80, 400).with_groups(2).with_stride(2, 2), Layout::Nhwc, Layout::Nhwc, None),
-            (
-                12,
-                Conv1x1::new(24, 144).with_activation(Activation::Relu6),
-                Layout::Nhwc,
-                Layout::Nhwc,
-                Some(Layout::Nhwc),
-            ),
-            (13, Conv1x1::new(64, 200), Layout::Nchwc(8), Layout::Nchwc(16), Some(Layout::Nchwc(16))),
-            (14, Conv1x1::new(48, 192).with_groups(2).with_stride(2, 1), Layout::Nhwc, Layout::Nchwc(8), None),
-            (15, Conv1x1::new(32, 128), Layout::Nchw, Layout::Nhwc, Some(Layout::Nhwc)),
-            (18, Conv1x1::new(256, 96).with_activation(Activation::Relu), Layout::Nhwc, Layout::Nhwc, None),
-            (19, Conv1x1::new(257, 64), Layout::Nhwc, Layout::Nhwc, None),
-            (20, Conv1x1::new(32, 40), Layout::Nhwc, Layout::Nhwc, Some(Layout::Nhwc)),
-            (
-                21,
-                Conv1x1::new(24, 48).with_activation(Activation::Relu),
-                Layout::Nhwc,
-                Layout::Nhwc,
-                Some(Layout::Nhwc),
-            ),
-        ] {
-            let case = Case { input, output, residual, ..plain_case(conv, 2, 9, 15) };
+        for (seed, case) in walked_panel_cases() {
             check_case(&case, isa, seed).unwrap();
         }
         // Panels heavier than the walk's budget, where the L3 is 33 MiB or
@@ -177,6 +178,30 @@ fn walked_panels() {
             check_case(&case, isa, seed).unwrap();
         }
     }
+}
+
+/// Each tuned kernel that this CPU can run gives, through the whole driver,
+/// the bits of the generic kernel it stands in for, on [`walked_panel_cases`]
+/// (layouts, strides, groups, residuals, activations; depths that the Zen 4
+/// kernel walks one vector at a time, and deeper ones).
+#[test]
+fn tuned_kernels_give_the_generic_kernels_bits() {
+    let mut compared = 0;
+    for tuned in KERNELS.iter().filter(|k| k.tuning != Tuning::Generic && dispatch::check(k.isa).is_ok()) {
+        let generic = KERNELS
+            .iter()
+            .find(|g| g.tuning == Tuning::Generic && (g.isa, g.mr, g.nr) == (tuned.isa, tuned.mr, tuned.nr))
+            .unwrap();
+        for (seed, case) in walked_panel_cases() {
+            let data = CaseData::draw(&case, seed);
+            let ours = data.output_on_kernel(&case, tuned.name).unwrap();
+            let theirs = data.output_on_kernel(&case, generic.name).unwrap();
+            let differ = ours.iter().zip(&theirs).position(|(a, b)| a.to_bits() != b.to_bits());
+            assert_eq!(differ, None, "{case:?}: {} and {} differ", tuned.name, generic.name);
+            compared += 1;
+        }
+    }
+    println!("{compared} cases compared");
 }
 
 /// Calls that the dot kernels take through their strided entry point (NHWC

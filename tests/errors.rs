@@ -169,6 +169,18 @@ fn isa_errors() {
             }
         }
     }
+    // Kernels by name: unknown ones, and each compiled one where its ISA runs.
+    let conv = Conv1x1::new(1, 1);
+    let err = conv.pack_for_kernel("f32_pw_1x1__sse9", &[1.0], WeightOrder::OutIn, None).unwrap_err();
+    assert_eq!(err, Error::UnknownKernel { name: "f32_pw_1x1__sse9".into() });
+    assert!(err.to_string().contains("f32_pw_4x8__scalar"), "the message lists the kernels: {err}");
+    for kernel in pointwise::kernels::KERNELS {
+        let result = conv.pack_for_kernel(kernel.name, &[1.0], WeightOrder::OutIn, None);
+        match dispatch::check(kernel.isa) {
+            Ok(_) => assert_eq!(result.unwrap().kernel().name, kernel.name),
+            Err(e) => assert_eq!(result.unwrap_err(), e),
+        }
+    }
     // Weights packed for one ISA, a call that insists on another.
     let p = packed(Conv1x1::new(1, 1));
     let mut out = [0.0];

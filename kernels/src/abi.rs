@@ -704,13 +704,41 @@ pub unsafe fn bias_pair_bits(bias: *const f32) -> i64 {
 /// the CPU supports the kernel's ISA.
 pub type KernelFn = unsafe fn(&TileArgs);
 
+/// The processors a kernel is tuned for. A kernel tuned for one reads the
+/// same packed weights as the generic kernel of its ISA and shape (same `MR`
+/// and `NR`), and computes the same values (the contract holds for any CPU
+/// with the ISA); dispatch takes it in that kernel's place on the processors
+/// it names, where it was measured faster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tuning {
+    /// Any processor with the ISA.
+    Generic,
+    /// AMD Zen 4 (family 19h with AVX-512F): two 256-bit FMA pipes, so a
+    /// 512-bit FMA issues at half the rate of an Intel core with two
+    /// 512-bit units, at the same 32 floats per cycle as two 256-bit ones.
+    Zen4,
+}
+
+impl Tuning {
+    /// The lower-case name, as the tile table writes it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Tuning::Generic => "generic",
+            Tuning::Zen4 => "zen4",
+        }
+    }
+}
+
 /// One row of the tile table: a micro-kernel and its shape.
 #[derive(Clone, Copy, Debug)]
 pub struct Kernel {
-    /// Self-describing name, `f32_pw_{MR}x{NR}__{isa}`.
+    /// Self-describing name, `f32_pw_{MR}x{NR}__{isa}`, with `_{tuning}`
+    /// after it for a kernel tuned for some processors.
     pub name: &'static str,
     /// The instruction set the kernel needs.
     pub isa: Isa,
+    /// The processors the kernel is tuned for.
+    pub tuning: Tuning,
     /// Rows (pixels) per tile.
     pub mr: usize,
     /// Columns (output channels) per tile: the packed panel width.

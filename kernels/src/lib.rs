@@ -121,7 +121,7 @@ pub mod x86_64;
 #[cfg(all(target_arch = "aarch64", feature = "neon"))]
 pub mod aarch64;
 
-pub use abi::{Isa, Kernel, KernelFn, StridedArgs, StridedFn, Strides, TileArgs};
+pub use abi::{Isa, Kernel, KernelFn, StridedArgs, StridedFn, Strides, TileArgs, Tuning};
 
 mod registry {
     include!(concat!(env!("OUT_DIR"), "/registry.rs"));

@@ -289,6 +289,8 @@ fn main() -> ExitCode {
     };
     let peak_isa = dispatch::detected_isa();
     let peak = peak::measure_gflops(peak_isa).unwrap_or(f64::NAN);
+    // The kernel column holds the longest kernel name.
+    let kernel_width = pointwise::kernels::KERNELS.iter().map(|k| k.name.len()).max().unwrap_or(0);
     let bandwidth = peak::Bandwidth::measure();
 
     let thread_counts: Vec<usize> = if options.threads > 1 { vec![1, options.threads] } else { vec![1] };
@@ -305,9 +307,11 @@ fn main() -> ExitCode {
         );
     } else {
         outln!(
-            "pointwise: {} layers, ISA {}, layout {}, threads {:?}{}; measured f32 FMA peak ({}, 1 core): {:.1} GFLOP/s",
+            "pointwise: {} layers, ISA {}, tuning {}, layout {}, threads {:?}{}; measured f32 FMA peak ({}, 1 core): \
+             {:.1} GFLOP/s",
             layers.len(),
             isa.name(),
+            dispatch::detected_tuning().name(),
             layout_name(options.layout),
             thread_counts,
             match (options.threads, options.workers) {
@@ -326,7 +330,7 @@ fn main() -> ExitCode {
             bandwidth.l3,
             bandwidth.dram
         );
-        out!("{:<28} {:<22}", "layer", "kernel");
+        out!("{:<28} {:<kernel_width$}", "layer", "kernel");
         for n in &thread_counts {
             out!(" {:>9} {:>7} {:>6}", format!("us/{n}t"), format!("GF/{n}t"), "%peak");
         }
@@ -362,7 +366,7 @@ fn main() -> ExitCode {
                         );
                     }
                 } else {
-                    out!("{:<28} {:<22}", layer.name, m.kernel);
+                    out!("{:<28} {:<kernel_width$}", layer.name, m.kernel);
                     for (_, median) in &m.medians {
                         let gflops = rate(median);
                         out!(" {:>9.1} {gflops:>7.1} {:>5.1}%", median.as_secs_f64() * 1e6, 100.0 * gflops / peak);

@@ -8,7 +8,9 @@
 //! or doubled term (about `S/K` on average) is far outside it.
 
 use pointwise::reference::{conv1x1_f64, element_offset};
-use pointwise::{Activation, Conv1x1, Isa, Layout, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder};
+use pointwise::{
+    Activation, Conv1x1, Isa, Layout, PackedConv, RunInfo, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder,
+};
 
 use super::sweep::{Rng, Tally};
 
@@ -86,39 +88,15 @@ pub fn random_case(rng: &mut Rng, seq: usize) -> Case {
 
 /// Runs `case` with weights packed for `isa`; compares with the reference.
 pub fn check_case(case: &Case, isa: Isa, seed: u64) -> Result<(), String> {
-    let mut rng = Rng::new(seed);
     let c = &case.conv;
     let k = c.in_channels / c.groups;
-    let weights: Vec<f32> = (0..c.out_channels * k).map(|_| rng.f32()).collect();
-    let bias: Option<Vec<f32>> = case.bias.then(|| (0..c.out_channels).map(|_| rng.f32()).collect());
     let [ho, wo] = c.output_size(case.height, case.width);
-
-    let in_desc = TensorDesc::new(
-        case.input,
-        case.batch,
-        case.height,
-        case.width,
-        case.in_slice.0 + c.in_channels + case.in_slice.1,
-    )
-    .with_channel_offset(case.in_slice.0);
-    let input: Vec<f32> = (0..in_desc.len().unwrap()).map(|_| rng.f32()).collect();
-    let out_desc =
-        TensorDesc::new(case.output, case.batch, ho, wo, case.out_slice.0 + c.out_channels + case.out_slice.1)
-            .with_channel_offset(case.out_slice.0);
-    let res_desc = case.residual.map(|layout| TensorDesc::new(layout, case.batch, ho, wo, c.out_channels));
-    let residual: Option<Vec<f32>> = res_desc.map(|d| (0..d.len().unwrap()).map(|_| rng.f32()).collect());
-
-    let packed =
-        c.pack_for(isa, &weights, case.order, bias.as_deref()).map_err(|e| format!("{case:?}: pack failed: {e}"))?;
-    let mut output = vec![SENTINEL; out_desc.len().unwrap()];
-    let info = packed
-        .run_with(
-            Tensor::new(&input, in_desc),
-            TensorMut::new(&mut output, out_desc),
-            residual.as_deref().zip(res_desc).map(|(r, d)| Tensor::new(r, d)),
-            &RunOptions { expect_isa: Some(isa), ..RunOptions::default() },
-        )
-        .map_err(|e| format!("{case:?}: run failed: {e}"))?;
+    let data = CaseData::draw(case, seed);
+    let packed = c
+        .pack_for(isa, &data.weights, case.order, data.bias.as_deref())
+        .map_err(|e| format!("{case:?}: pack failed: {e}"))?;
+    let (output, info) = data.run(case, &packed, Some(isa))?;
+    let CaseData { weights, bias, in_desc, input, out_desc, res_desc, residual } = data;
     if info.isa != isa {
         return Err(format!("{case:?}: ran {} instead of {}", info.isa.name(), isa.name()));
     }
@@ -177,6 +155,68 @@ pub fn check_case(case: &Case, isa: Isa, seed: u64) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A case's weights, bias and tensors, drawn from a seed.
+pub struct CaseData {
+    weights: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    in_desc: TensorDesc,
+    input: Vec<f32>,
+    out_desc: TensorDesc,
+    res_desc: Option<TensorDesc>,
+    residual: Option<Vec<f32>>,
+}
+
+impl CaseData {
+    /// The data of `case` from `seed`: the same for the same two.
+    pub fn draw(case: &Case, seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let c = &case.conv;
+        let k = c.in_channels / c.groups;
+        let weights: Vec<f32> = (0..c.out_channels * k).map(|_| rng.f32()).collect();
+        let bias: Option<Vec<f32>> = case.bias.then(|| (0..c.out_channels).map(|_| rng.f32()).collect());
+        let [ho, wo] = c.output_size(case.height, case.width);
+        let in_desc = TensorDesc::new(
+            case.input,
+            case.batch,
+            case.height,
+            case.width,
+            case.in_slice.0 + c.in_channels + case.in_slice.1,
+        )
+        .with_channel_offset(case.in_slice.0);
+        let input: Vec<f32> = (0..in_desc.len().unwrap()).map(|_| rng.f32()).collect();
+        let out_desc =
+            TensorDesc::new(case.output, case.batch, ho, wo, case.out_slice.0 + c.out_channels + case.out_slice.1)
+                .with_channel_offset(case.out_slice.0);
+        let res_desc = case.residual.map(|layout| TensorDesc::new(layout, case.batch, ho, wo, c.out_channels));
+        let residual: Option<Vec<f32>> = res_desc.map(|d| (0..d.len().unwrap()).map(|_| rng.f32()).collect());
+        CaseData { weights, bias, in_desc, input, out_desc, res_desc, residual }
+    }
+
+    /// The output of `packed` (packed from these weights) on this data, each
+    /// element it must not write left at `SENTINEL`, and what ran.
+    fn run(&self, case: &Case, packed: &PackedConv, expect_isa: Option<Isa>) -> Result<(Vec<f32>, RunInfo), String> {
+        let mut output = vec![SENTINEL; self.out_desc.len().unwrap()];
+        let info = packed
+            .run_with(
+                Tensor::new(&self.input, self.in_desc),
+                TensorMut::new(&mut output, self.out_desc),
+                self.residual.as_deref().zip(self.res_desc).map(|(r, d)| Tensor::new(r, d)),
+                &RunOptions { expect_isa, ..RunOptions::default() },
+            )
+            .map_err(|e| format!("{case:?}: run failed: {e}"))?;
+        Ok((output, info))
+    }
+
+    /// The output of the kernel named `kernel` on this data.
+    pub fn output_on_kernel(&self, case: &Case, kernel: &str) -> Result<Vec<f32>, String> {
+        let packed = case
+            .conv
+            .pack_for_kernel(kernel, &self.weights, case.order, self.bias.as_deref())
+            .map_err(|e| format!("{case:?}: pack for {kernel} failed: {e}"))?;
+        Ok(self.run(case, &packed, None)?.0)
+    }
 }
 
 /// `count` random cases on `isa`, cycling through every activation and

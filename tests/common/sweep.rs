@@ -22,7 +22,7 @@
 //! hit many times without multiplying the run time.
 
 use pointwise::kernels::abi::{StridedArgs, A_COLD, A_STREAMED, A_WARM};
-use pointwise::kernels::{self, Kernel, KernelFn, Strides, TileArgs};
+use pointwise::kernels::{self, Kernel, KernelFn, Strides, TileArgs, Tuning, KERNELS};
 
 /// Depths of the sweep: every remainder of small unrolls, and around powers of two.
 pub const DEPTHS: &[usize] =
@@ -119,6 +119,17 @@ fn span(s: &Strides, count: usize) -> usize {
     } else {
         s.offset(count - 1) + 1
     }
+}
+
+/// The generic kernel that a tuned `kernel` stands in for (the same ISA and
+/// shape), or `None` for a generic kernel.
+fn generic_kernel_of(kernel: &Kernel) -> Option<&'static Kernel> {
+    (kernel.tuning != Tuning::Generic).then(|| {
+        KERNELS
+            .iter()
+            .find(|g| g.tuning == Tuning::Generic && (g.isa, g.mr, g.nr) == (kernel.isa, kernel.mr, kernel.nr))
+            .expect("a tuned kernel has a generic one of its shape (the tile table's build script checks)")
+    })
 }
 
 /// Runs one case of `kernel` and of its oracle; compares.
@@ -301,6 +312,17 @@ fn run_variant(
         }
     }
     let got = got.expect("the kernel's own call runs");
+    // A tuned kernel stands in for the generic kernel of its shape: the same
+    // bits, not only the same values within rounding.
+    if let Some(generic) = generic_kernel_of(kernel) {
+        let theirs = run(generic.run, false, m);
+        if let Some(at) = (0..c_len).find(|&at| got[at].to_bits() != theirs[at].to_bits()) {
+            return Err(format!(
+                "{}: m={m} n={n} k={k} {v:?}: element {at}: {}, and {} from {}",
+                kernel.name, got[at], theirs[at], generic.name
+            ));
+        }
+    }
     let want = run(oracle, false, kernel.mr);
 
     for (at, ((&g, &w), &is_written)) in got.iter().zip(&want).zip(&written).enumerate() {

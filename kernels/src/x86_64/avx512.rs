@@ -292,7 +292,7 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
     // 16 where the walk takes the call).
     unsafe {
         if walks_strided(s, LANES) {
-            per_row_count!(s, walk_strided_tile::<_, Zmm, 2>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 2>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
         } else {
             run_strided_as_indirect(s, 0, f32_pw_12x32__avx512f)
         }
@@ -324,7 +324,92 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
 #[inline(never)]
 unsafe fn walk_12x32(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance).
-    unsafe { walk_row_tiles!(t, Zmm, walk_streams(t, 12, A_STREAMED), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
+    unsafe { walk_row_tiles!(t, Zmm, 2, walk_streams(t, 12, A_STREAMED), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
+}
+
+/// The depth up to which [`f32_pw_12x32__avx512f_zen4`] walks each panel
+/// one vector at a time: a panel of 256 rows of 32 floats is 32 KiB, Zen 4's
+/// L1, so the second vector's k loop finds the panel there. Deeper, the
+/// two k loops read the panel from L2 twice: resnet50.s5.expand (K = 512,
+/// 7x7 pixels) ran 1-2% slower, s5.downsample (K = 1024) 5%.
+pub const ZEN4_VECTOR_WALK_DEPTH: usize = 256;
+const _: () = assert!(super::walk::STRIDED_WALK_DEPTH <= ZEN4_VECTOR_WALK_DEPTH);
+
+/// 12 x 32 AVX-512F kernel tuned for AMD Zen 4 ([`crate::abi::Tuning::Zen4`]):
+/// [`f32_pw_12x32__avx512f`], except that up to depth
+/// [`ZEN4_VECTOR_WALK_DEPTH`] its walks run a k loop per vector of 16
+/// columns rather than one per 32-column panel: 12 accumulators and 12
+/// FMAs per k step, each with its activation broadcast from memory, and 12
+/// stores per loop instead of 24. It reads the same packed panels and adds
+/// the same products in the same order, so its results are bitwise those
+/// of the generic kernel.
+///
+/// Against the generic kernel on Zen 4, the suite's layers side by side in
+/// one process (`examples/kernels_side_by_side.rs`, three runs): b2.expand
+/// (K = 16) +7.9 to +8.2%, b3.expand and b5.expand +4.8 to +12.8%,
+/// resnet50.s2.expand and s2.first (K = 64) +1.1 to +3.0%, K = 96 to 256
+/// +0.1 to +2.4%, and with bias + residual + ReLU as much or more. Why the
+/// 12x32 k loop loses there was not pinned down (no performance counters on
+/// the development machine): not its stores' width (ymm halves: slower),
+/// nor their count per loop (6x32 and 8x32 zmm tiles: no gain), nor the
+/// output lines (fetched into L1 first: no gain), nor the register width
+/// (the same panels walked in 6x32 and 4x32 ymm tiles: 1-8% slower).
+///
+/// Not for Intel: there two 512-bit FMA units take 12 FMAs in 6 cycles,
+/// against 13 loads (12 broadcasts and the panel's vector) on 2 or 3 load
+/// ports, and the 12x16 kernel, the same k loop, ran the layers of K <= 64
+/// 22-75% slower than the 12x32 one on a Xeon.
+///
+/// # Safety
+/// The [ABI contract](crate::abi) for `MR = 12`, `NR = 32`; the CPU has
+/// AVX-512F and AVX-512VL.
+#[target_feature(enable = "avx512f,avx512vl")]
+pub unsafe fn f32_pw_12x32__avx512f_zen4(t: &TileArgs) {
+    // SAFETY: forwarded contract; the target features are enabled here.
+    unsafe {
+        if t.m > 1 && t.n > 32 && t.k <= ZEN4_VECTOR_WALK_DEPTH && crate::abi::walks_panels(t, 32) {
+            walk_12x32_by_vector(t);
+        } else {
+            f32_pw_12x32__avx512f(t);
+        }
+    }
+}
+
+/// The strided entry point of [`f32_pw_12x32__avx512f_zen4`]: the strided
+/// walk one vector at a time, where `walk::walks_strided` takes the call
+/// (at depths up to `STRIDED_WALK_DEPTH`, within
+/// [`ZEN4_VECTOR_WALK_DEPTH`]); [`f32_pw_12x32__avx512f_strided`]
+/// otherwise, which hands the call to the indirect entry point of the
+/// generic kernel, the same as this kernel's for such calls (one row, or
+/// columns not in whole vectors).
+///
+/// # Safety
+/// The contract of `s` for `MR = 12`, `NR = 32`; the CPU has AVX-512F and
+/// AVX-512VL.
+#[target_feature(enable = "avx512f,avx512vl")]
+pub unsafe fn f32_pw_12x32__avx512f_zen4_strided(s: &StridedArgs) {
+    // SAFETY: forwarded contract (m <= MR for each instance, n a multiple of
+    // 16 where the walk takes the call).
+    unsafe {
+        if walks_strided(s, LANES) {
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 1>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
+        } else {
+            f32_pw_12x32__avx512f_strided(s)
+        }
+    }
+}
+
+/// [`walk_12x32`] one vector of 16 columns at a time, for
+/// [`f32_pw_12x32__avx512f_zen4`]. It never streams: streaming starts at
+/// depth 512 ([`super::streams_rows`]).
+///
+/// # Safety
+/// As for [`walk_12x32`].
+#[target_feature(enable = "avx512f,avx512vl")]
+#[inline(never)]
+unsafe fn walk_12x32_by_vector(t: &TileArgs) {
+    // SAFETY: forwarded contract (m <= MR for each instance).
+    unsafe { walk_row_tiles!(t, Zmm, 1, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
 }
 
 /// The panel walk's vector operations on zmm registers.
@@ -569,7 +654,7 @@ pub unsafe fn f32_pw_12x16__avx512f_strided(s: &StridedArgs) {
     // 16 where the walk takes the call).
     unsafe {
         if walks_strided(s, LANES) {
-            per_row_count!(s, walk_strided_tile::<_, Zmm, 1>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 1, 1>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
         } else {
             run_strided_as_indirect(s, 0, f32_pw_12x16__avx512f)
         }

@@ -1,19 +1,28 @@
 //! x86-64 kernels. Each function carries `#[target_feature]`; calling it is
 //! sound only on a CPU with that feature set (`pointwise` checks with pulp).
 
-/// Runs [`walk::walk_tile`] on `$lanes` registers on each row tile of the
-/// call `$t` (see `per_row_count!`), each tile given the next one's rows,
-/// in the instance for whether the walk streams (`$stream`, see
-/// [`walk::walk_streams`]) and whether the call has a residual.
+/// Runs [`walk::walk_tile`] on `$lanes` registers, `$step_v` vectors of
+/// columns at a time, on each row tile of the call `$t` (see
+/// `per_row_count!`), each tile given the next one's rows, in the instance
+/// for whether the walk streams (`$stream`, see [`walk::walk_streams`];
+/// left out: it does not) and whether the call has a residual.
 #[cfg(any(feature = "avx2", feature = "avx512"))]
 macro_rules! walk_row_tiles {
-    ($t:expr, $lanes:ty, $stream:expr, [$($m:literal),*], $mr:literal) => {{
+    ($t:expr, $lanes:ty, $step_v:literal, $stream:expr, [$($m:literal),*], $mr:literal) => {{
         let t: &$crate::abi::TileArgs = $t;
         match ($stream, !t.r_rows.is_null()) {
-            (true, false) => per_row_count!(t, walk_tile::<_, $lanes, true, false>, [$($m),*], $mr, with_next_rows),
-            (true, true) => per_row_count!(t, walk_tile::<_, $lanes, true, true>, [$($m),*], $mr, with_next_rows),
-            (false, false) => per_row_count!(t, walk_tile::<_, $lanes, false, false>, [$($m),*], $mr, with_next_rows),
-            (false, true) => per_row_count!(t, walk_tile::<_, $lanes, false, true>, [$($m),*], $mr, with_next_rows),
+            (true, false) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, true, false>, [$($m),*], $mr, with_next_rows),
+            (true, true) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, true, true>, [$($m),*], $mr, with_next_rows),
+            (false, false) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, false, false>, [$($m),*], $mr, with_next_rows),
+            (false, true) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, false, true>, [$($m),*], $mr, with_next_rows),
+        }
+    }};
+    ($t:expr, $lanes:ty, $step_v:literal, [$($m:literal),*], $mr:literal) => {{
+        let t: &$crate::abi::TileArgs = $t;
+        if t.r_rows.is_null() {
+            per_row_count!(t, walk_tile::<_, $lanes, $step_v, false, false>, [$($m),*], $mr, with_next_rows)
+        } else {
+            per_row_count!(t, walk_tile::<_, $lanes, $step_v, false, true>, [$($m),*], $mr, with_next_rows)
         }
     }};
 }

@@ -184,9 +184,11 @@ pub(crate) fn walk_streams(t: &TileArgs, mr: usize, from: u32) -> bool {
 }
 
 /// One row tile of `MR == t.m` rows across all of `t`'s panels of `2·LANES`
-/// columns, and a last half panel; a `STREAM` tile fetches `next`'s rows
-/// and its panels' output lines as it goes ([`walk_streams`]). `MR` is first
-/// so that `per_row_count!` can name the instance.
+/// columns, and a last half panel, `STEP_V` vectors of columns at a time
+/// (see [`walk_rows`]); a `STREAM` tile fetches `next`'s rows and its
+/// panels' output lines as it goes ([`walk_streams`]), and then steps whole
+/// panels (`STEP_V == 2`). `MR` is first so that `per_row_count!` can name
+/// the instance.
 ///
 /// # Safety
 /// The ABI contract for `NR = 2·LANES`, with `t.m == MR`, `t.n` a multiple of
@@ -194,10 +196,18 @@ pub(crate) fn walk_streams(t: &TileArgs, mr: usize, from: u32) -> bool {
 /// no accumulate, and a residual exactly when `RESIDUAL`; `next` holds
 /// `next.count` readable row pointers; the CPU has the ISA of `L`.
 #[inline(always)]
-pub(crate) unsafe fn walk_tile<const MR: usize, L: Lanes, const STREAM: bool, const RESIDUAL: bool>(
+pub(crate) unsafe fn walk_tile<
+    const MR: usize,
+    L: Lanes,
+    const STEP_V: usize,
+    const STREAM: bool,
+    const RESIDUAL: bool,
+>(
     t: &TileArgs,
     next: NextRows,
 ) {
+    // The stream's shares are counted in whole panels.
+    const { assert!(!STREAM || STEP_V == 2) };
     let rows = IndirectRows::of(t);
     let nr = 2 * L::LANES;
     let ahead = (next, t.c_rows, t.c_cols.offset(0), t.k, t.n.div_ceil(nr));
@@ -231,7 +241,7 @@ pub(crate) unsafe fn walk_tile<const MR: usize, L: Lanes, const STREAM: bool, co
     };
     let pieces = if STREAM { STREAM_PIECES } else { 1 };
     // SAFETY: forwarded.
-    unsafe { walk_rows::<L, MR, 2, RESIDUAL, _>(&WalkCall::of(t), &rows, pieces, before_piece) }
+    unsafe { walk_rows::<L, MR, 2, STEP_V, RESIDUAL, _>(&WalkCall::of(t), &rows, pieces, before_piece) }
 }
 
 /// Whether a kernel's strided entry point walks `s` ([`walk_strided_tile`])
@@ -270,27 +280,36 @@ impl<'a> StridedTile<'a> {
 }
 
 /// [`walk_rows`] on the tile of a strided call, whose panels hold `PANEL_V`
-/// vectors; `MR` is first so that `per_row_count!` can name the instance.
+/// vectors, `STEP_V` of them at a time; `MR` is first so that
+/// `per_row_count!` can name the instance.
 ///
 /// # Safety
 /// The contract of the strided call, for `NR = PANEL_V·LANES`, with
 /// `tile.m == MR`, the call's `n` a multiple of `LANES`, and a residual
 /// exactly when `RESIDUAL`; the CPU has the ISA of `L`.
 #[inline(always)]
-pub(crate) unsafe fn walk_strided_tile<const MR: usize, L: Lanes, const PANEL_V: usize, const RESIDUAL: bool>(
+pub(crate) unsafe fn walk_strided_tile<
+    const MR: usize,
+    L: Lanes,
+    const PANEL_V: usize,
+    const STEP_V: usize,
+    const RESIDUAL: bool,
+>(
     tile: &StridedTile,
 ) {
     debug_assert_eq!(tile.m, MR);
     // SAFETY: forwarded; a strided call has contiguous rows and columns
     // (residual columns included), and no accumulate.
-    unsafe { walk_rows::<L, MR, PANEL_V, RESIDUAL, _>(tile.call, &tile.rows, 1, |_, _| {}) }
+    unsafe { walk_rows::<L, MR, PANEL_V, STEP_V, RESIDUAL, _>(tile.call, &tile.rows, 1, |_, _| {}) }
 }
 
 /// One row tile of `MR` rows (`rows` from its first) across all of `call`'s
-/// panels of `PANEL_V` vectors, and a last panel of fewer whole vectors.
-/// Each panel's k loop runs in `pieces` pieces of about equal depth, and
-/// `before_piece(first, piece)` runs before piece `piece` of the panel of
-/// columns `first..`.
+/// panels of `PANEL_V` vectors, and a last panel of fewer whole vectors,
+/// `STEP_V` vectors of columns at a time: one k loop over the whole panel
+/// (`STEP_V == PANEL_V`), or one over each of its vectors (`STEP_V == 1`,
+/// see `f32_pw_12x32__avx512f_zen4`). Each step's k loop runs in `pieces`
+/// pieces of about equal depth, and `before_piece(first, piece)` runs
+/// before piece `piece` of the step of columns `first..`.
 ///
 /// # Safety
 /// The contract of the call that `call` and `rows` describe, for `NR =
@@ -298,41 +317,51 @@ pub(crate) unsafe fn walk_strided_tile<const MR: usize, L: Lanes, const PANEL_V:
 /// activation rows, output columns and residual columns, no accumulate, and
 /// a residual exactly when `RESIDUAL`; the CPU has the ISA of `L`.
 #[inline(always)]
-unsafe fn walk_rows<L: Lanes, const MR: usize, const PANEL_V: usize, const RESIDUAL: bool, R: CallRows>(
+unsafe fn walk_rows<
+    L: Lanes,
+    const MR: usize,
+    const PANEL_V: usize,
+    const STEP_V: usize,
+    const RESIDUAL: bool,
+    R: CallRows,
+>(
     call: &WalkCall,
     rows: &R,
     pieces: usize,
     mut before_piece: impl FnMut(usize, usize),
 ) {
-    let nr = PANEL_V * L::LANES;
+    // A step is a whole panel or one vector of it, so that no step straddles two panels.
+    const { assert!(STEP_V == PANEL_V || STEP_V == 1) };
+    let step = STEP_V * L::LANES;
     // SAFETY: the tile has MR >= 1 rows; element k is one past each row's
     // last (contiguous rows).
     let ends: [*const f32; MR] = unsafe { rows.a_rows_at(call.k) };
     let mut first = 0;
     while first < call.n {
         let before_piece = |piece| before_piece(first, piece);
-        // SAFETY: forwarded; columns first..first + PANEL_V·LANES (or, in a
-        // last panel of one vector, first + LANES) are the tile's.
+        // SAFETY: forwarded; columns first..first + STEP_V·LANES (or, in a
+        // last panel of one vector, first + LANES) are the tile's, within
+        // one panel.
         unsafe {
-            if first + nr <= call.n {
-                walk_panel::<L, MR, PANEL_V, PANEL_V, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
+            if STEP_V == 1 || first + step <= call.n {
+                walk_panel::<L, MR, PANEL_V, STEP_V, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
             } else {
                 walk_panel::<L, MR, PANEL_V, 1, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
             }
         }
-        first += nr;
+        first += step;
     }
 }
 
-/// [`walk_rows`]' work on the panel of columns `first..`: its first `V`
-/// vectors (`PANEL_V`: a whole panel; 1: a last panel of one vector). The
-/// bias, the k loop in `pieces` pieces (`before_piece(piece)` before each),
-/// the residual and the clamped stores.
+/// [`walk_rows`]' work on the `V` vectors of columns `first..` (`PANEL_V`:
+/// a whole panel; 1: one vector of a panel, or a last panel of one vector).
+/// The bias, the k loop in `pieces` pieces (`before_piece(piece)` before
+/// each), the residual and the clamped stores.
 ///
 /// # Safety
 /// As for [`walk_rows`]; `ends` holds the tile's row pointers moved to
-/// element k; columns `first..first + V·LANES` are the tile's, and `first` is
-/// a multiple of `PANEL_V·LANES`; `pieces >= 1`.
+/// element k; columns `first..first + V·LANES` are the tile's, within one
+/// panel, and `first` is a multiple of `LANES`; `pieces >= 1`.
 #[inline(always)]
 unsafe fn walk_panel<
     L: Lanes,
@@ -361,8 +390,9 @@ unsafe fn walk_panel<
             }
         }
     }
-    // SAFETY: the panel of columns `first..` exists.
-    let mut panel = unsafe { call.b_panel.add(first / nr * call.b_panel_stride) };
+    // SAFETY: the panel of columns `first..` exists, and column `first` is
+    // in it, `first % nr` floats into each of its rows.
+    let mut panel = unsafe { call.b_panel.add(first / nr * call.b_panel_stride + first % nr) };
     // `len` floats lie in one allocation, so `len <= isize::MAX / 4` (and
     // `len · (pieces - 1)` below fits in a usize: see `STREAM_PIECES`). The index
     // counts up to 0 from -len: the loop needs no end register besides the
@@ -395,6 +425,11 @@ unsafe fn walk_panel<
     }
     // SAFETY: forwarded; -len <= i <= 0.
     unsafe { k_steps::<L, MR, PANEL_V, V>(&mut acc, ends, &mut panel, &mut i, 0) };
+    // Read again through an opaque reference, so that the 12-row tile's k
+    // loop over one vector of a panel keeps all its row pointers in
+    // registers: holding `first` through it, one residual instance reloaded
+    // a row pointer from the stack at every step.
+    let first = if V < PANEL_V { *core::hint::black_box(&first) } else { first };
     // Every residual load of the panel comes before its first store: a load
     // that follows a store to an address a multiple of 4 KiB away waits for
     // that store, and residual and output rows of 2 or 4 KiB (N = 512,
@@ -430,13 +465,13 @@ unsafe fn walk_panel<
 }
 
 /// The k steps of [`walk_panel`] from index `*i` (counting up to 0 from
-/// `-len`) to `stop`: one panel row (of `PANEL_V` vectors, the first `V`
-/// read) and one element of each activation row per step, `panel` moving
-/// along.
+/// `-len`) to `stop`: `V` vectors of one panel row (of `PANEL_V` vectors)
+/// and one element of each activation row per step, `panel` moving along.
 ///
 /// # Safety
-/// As for [`walk_panel`]; `-len <= *i <= stop <= 0`, and `panel` is the
-/// panel's row `len + *i`.
+/// As for [`walk_panel`]; `-len <= *i <= stop <= 0`, and `panel` points a
+/// whole number of vectors into the panel's row `len + *i`, `V` vectors
+/// before its end or more.
 #[inline(always)]
 unsafe fn k_steps<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usize>(
     acc: &mut [[L::Vector; V]; MR],
@@ -449,8 +484,8 @@ unsafe fn k_steps<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usiz
     let (mut at, mut p) = (*i, *panel);
     while at != stop {
         // SAFETY: the panel row is in bounds and aligned to the register
-        // width (64-byte aligned panel, rows of PANEL_V·LANES floats); the
-        // CPU has L's ISA.
+        // width (64-byte aligned panel, rows of PANEL_V·LANES floats, `p` a
+        // whole number of vectors into its row); the CPU has L's ISA.
         let b: [L::Vector; V] = core::array::from_fn(|v| unsafe { L::load_aligned(p.add(v * lanes)) });
         for (acc_row, end) in acc.iter_mut().zip(ends) {
             // SAFETY: -len <= at < 0: element len + at of the row.
