@@ -125,7 +125,7 @@ fn main() {
          where the tile table has them. GFLOP/s (higher is better); ratios are pointwise / peer.\n",
         peak_isa.name(),
         isa.name(),
-        dispatch::detected_tuning().name()
+        dispatch::default_tuning().expect("a valid POINTWISE_TUNING").name()
     );
     println!(
         "| layer | pointwise {} | % peak |{} gemm 0.19 | matrixmultiply | XNNPACK | vs gemm | vs XNNPACK |{}",

@@ -3,8 +3,8 @@
 //! for both (`Conv1x1::pack_for_kernel`), plain and with bias, residual and
 //! ReLU, the four sampled in turn in one process (`time_medians_interleaved`)
 //! so that a noisy neighbour slows them alike. Prints each kernel's GFLOP/s
-//! and the second's speed over the first's, and checks that their plain
-//! outputs agree bitwise, as a tuned kernel's and its generic kernel's must.
+//! and the second's speed over the first's, and says where their outputs
+//! differ in any bit (a tuned kernel's and its generic kernel's must not).
 //!
 //! `cargo run --release --example kernels_side_by_side -- f32_pw_12x32__avx512f f32_pw_12x32__avx512f_zen4`
 
@@ -22,6 +22,10 @@ fn main() {
     };
     let only: Option<Vec<String>> = std::env::var("LAYERS").ok().map(|l| l.split(',').map(String::from).collect());
     let layers = suite::parse(suite::PUBLIC_SUITE).unwrap();
+    if let Some(name) = only.iter().flatten().find(|name| !layers.iter().any(|l| &l.name == *name)) {
+        eprintln!("LAYERS: no layer {name:?} in the suite");
+        std::process::exit(2);
+    }
     println!("layer: {first} GF/s | {second} GF/s (speed-up); with bias + residual + ReLU: the same");
     for layer in layers.iter().filter(|l| only.as_ref().is_none_or(|names| names.contains(&l.name))) {
         let conv = layer.conv;
@@ -29,17 +33,21 @@ fn main() {
         let (in_desc, out_desc) = (layer.input_desc(), layer.output_desc());
         let pack = |name: &str, fused: bool| {
             let conv = if fused { conv.with_activation(Activation::Relu) } else { conv };
-            conv.pack_for_kernel(name, &weights, WeightOrder::OutIn, fused.then_some(&bias[..]))
-                .unwrap_or_else(|e| panic!("{}: {e}", layer.name))
+            conv.pack_for_kernel(name, &weights, WeightOrder::OutIn, fused.then_some(&bias[..])).unwrap_or_else(|e| {
+                eprintln!("{}: {e}", layer.name);
+                std::process::exit(2)
+            })
         };
         let packed = [pack(first, false), pack(second, false), pack(first, true), pack(second, true)];
 
-        let mut plain_outputs = Vec::new();
-        for p in &packed[..2] {
-            p.run(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc)).unwrap();
-            plain_outputs.push(output.clone());
+        let mut outputs = Vec::new();
+        for (i, p) in packed.iter().enumerate() {
+            let (x, y) = (Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc));
+            if i < 2 { p.run(x, y) } else { p.run_residual(x, y, Tensor::new(&residual, out_desc)) }.unwrap();
+            outputs.push(output.clone());
         }
-        let same_bits = plain_outputs[0].iter().zip(&plain_outputs[1]).all(|(a, b)| a.to_bits() == b.to_bits());
+        let same_bits = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        let same_bits = same_bits(&outputs[0], &outputs[1]) && same_bits(&outputs[2], &outputs[3]);
 
         let times = time_medians_interleaved(Duration::from_millis(1500), packed.len(), |variant| {
             let (input, output) = (Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc));

@@ -68,12 +68,26 @@ fn main() {
         })
         .collect();
     // A tuned kernel takes the place of its ISA's generic kernel of the same
-    // shape (`pointwise`'s dispatch), whose packed weights it reads.
-    for t in tiles.iter().filter(|t| t.tuning != "Generic") {
-        assert!(
-            tiles.iter().any(|g| g.tuning == "Generic" && g.isa == t.isa && g.mr == t.mr && g.nr == t.nr),
-            "tiles.csv: {} has no generic kernel of its ISA and shape to stand in for",
+    // shape (`pointwise`'s dispatch, `Kernel::generic`), whose packed weights
+    // it reads, and which the driver would have called the same way.
+    for t in &tiles {
+        let same = |o: &&Tile| o.isa == t.isa && o.mr == t.mr && o.nr == t.nr;
+        assert_eq!(
+            tiles.iter().filter(same).filter(|o| o.tuning == t.tuning).count(),
+            1,
+            "tiles.csv: more than one {} kernel of {}'s ISA and shape",
+            t.tuning,
             t.name
+        );
+        let generic = tiles.iter().filter(same).find(|g| g.tuning == "Generic");
+        let generic = generic.unwrap_or_else(|| {
+            panic!("tiles.csv: {} has no generic kernel of its ISA and shape to stand in for", t.name)
+        });
+        assert!(
+            (generic.panels_walk_depth, generic.strided_depth) == (t.panels_walk_depth, t.strided_depth),
+            "tiles.csv: {} and its generic kernel {} differ in panels_walk_depth or strided_depth",
+            t.name,
+            generic.name
         );
     }
 

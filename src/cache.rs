@@ -95,7 +95,7 @@ pub(crate) fn l1d() -> L1d {
 pub(crate) fn walk_panel_budget_bytes() -> usize {
     static BYTES: OnceLock<usize> = OnceLock::new();
     *BYTES.get_or_init(|| {
-        if l3_feeds_walks(cpu_vendor().as_deref()) {
+        if l3_feeds_walks(crate::cpu::vendor().as_deref()) {
             // Nonsense ignored: a walk spans 1..85 MiB of panels at most.
             let l3 = cache_file(3, "size").and_then(|s| size_bytes(&s));
             l3.map_or(32 * 1024 * 1024, |b| b.clamp(3 << 20, 256 << 20)) / 3
@@ -127,36 +127,10 @@ fn cache_file(level: u32, file: &str) -> Option<String> {
     })
 }
 
-/// The CPU's vendor string from CPUID leaf 0 (`AuthenticAMD`,
-/// `GenuineIntel`, `HygonGenuine`); `None` off x86-64 and under Miri.
-fn cpu_vendor() -> Option<String> {
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    {
-        // CPUID is safe to call from Rust 1.9x on and unsafe before (the
-        // crate builds from 1.89): through an `unsafe fn` pointer the call
-        // reads the same on both.
-        let cpuid: unsafe fn(u32) -> core::arch::x86_64::CpuidResult = core::arch::x86_64::__cpuid;
-        // SAFETY: every x86-64 CPU has the CPUID instruction, and leaf 0
-        // exists on all of them.
-        let leaf0 = unsafe { cpuid(0) };
-        Some(vendor_from_registers(leaf0.ebx, leaf0.edx, leaf0.ecx))
-    }
-    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    None
-}
-
 /// True for the vendors whose cores' L3 feeds a walk (see
 /// `walk_panel_budget_bytes`): AMD, and Hygon's cores, which are AMD's Zen.
 fn l3_feeds_walks(vendor: Option<&str>) -> bool {
     matches!(vendor, Some("AuthenticAMD" | "HygonGenuine"))
-}
-
-/// The 12-character vendor string that CPUID leaf 0 spells in EBX, EDX,
-/// ECX, in that order.
-#[cfg_attr(not(all(target_arch = "x86_64", not(miri))), allow(dead_code))]
-fn vendor_from_registers(ebx: u32, edx: u32, ecx: u32) -> String {
-    let bytes: Vec<u8> = [ebx, edx, ecx].iter().flat_map(|r| r.to_le_bytes()).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// A cache size as sysfs writes it (`1024K`, `32M`, or bytes).
@@ -174,7 +148,7 @@ fn size_bytes(text: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{l3_feeds_walks, size_bytes, vendor_from_registers, L1d};
+    use super::{l3_feeds_walks, size_bytes, L1d};
 
     #[test]
     fn cache_sizes_as_sysfs_writes_them() {
@@ -187,25 +161,9 @@ mod tests {
     }
 
     #[test]
-    fn vendor_as_cpuid_spells_it() {
-        // "Auth" "enti" "cAMD" and "Genu" "ineI" "ntel", little-endian.
-        assert_eq!(vendor_from_registers(0x6874_7541, 0x6974_6e65, 0x444d_4163), "AuthenticAMD");
-        assert_eq!(vendor_from_registers(0x756e_6547, 0x4965_6e69, 0x6c65_746e), "GenuineIntel");
+    fn the_l3_feeds_walks_on_amd_cores() {
         assert!(l3_feeds_walks(Some("AuthenticAMD")) && l3_feeds_walks(Some("HygonGenuine")));
         assert!(!l3_feeds_walks(Some("GenuineIntel")) && !l3_feeds_walks(None));
-    }
-
-    /// The register order against the kernel's own reading of CPUID.
-    #[test]
-    #[cfg(target_arch = "x86_64")]
-    fn cpuid_vendor_is_the_one_linux_reports() {
-        let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") else {
-            println!("cpu_vendor: NOT CHECKED against /proc/cpuinfo (not readable here)");
-            return;
-        };
-        let line = cpuinfo.lines().find(|l| l.starts_with("vendor_id")).expect("a vendor_id line");
-        let linux = line.split_once(':').expect("vendor_id: value").1.trim();
-        assert_eq!(super::cpu_vendor().as_deref(), Some(linux));
     }
 
     #[test]

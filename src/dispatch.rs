@@ -103,45 +103,48 @@ pub fn kernels_for(isa: Isa) -> impl Iterator<Item = &'static Kernel> {
     KERNELS.iter().filter(move |k| k.isa == isa)
 }
 
-/// The processors this one is, for the kernels tuned for some
-/// ([`Tuning`]): read once per process from CPUID. `POINTWISE_TUNING=generic`
-/// (read once too) keeps to the generic kernels, to compare them.
+/// The processors whose tuned kernels dispatch takes ([`Tuning`]):
+/// `POINTWISE_TUNING` (`generic`, or `zen4`: the Zen 4 kernels on any CPU
+/// with their ISA) if set, else [`detected_tuning`]. Read once per process.
 ///
-/// Zen 4 is AMD's family 19h with AVX-512F: the family's other cores (Zen 3)
-/// have no AVX-512.
-pub fn detected_tuning() -> Tuning {
-    static TUNING: OnceLock<Tuning> = OnceLock::new();
-    *TUNING.get_or_init(|| {
-        if std::env::var("POINTWISE_TUNING").is_ok_and(|v| v.trim() == Tuning::Generic.name()) {
-            return Tuning::Generic;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if is_amd_family_19h() && cpu_supports(Isa::Avx512) {
-            return Tuning::Zen4;
-        }
-        Tuning::Generic
-    })
+/// # Errors
+/// [`Error::UnknownTuning`] when `POINTWISE_TUNING` names none.
+pub fn default_tuning() -> Result<Tuning> {
+    static DEFAULT: OnceLock<Result<Tuning>> = OnceLock::new();
+    DEFAULT
+        .get_or_init(|| match std::env::var("POINTWISE_TUNING") {
+            Ok(name) if !name.trim().is_empty() => {
+                Tuning::from_name(name.trim()).ok_or(Error::UnknownTuning { name: name.clone() })
+            }
+            _ => Ok(detected_tuning()),
+        })
+        .clone()
 }
 
-#[cfg(target_arch = "x86_64")]
-fn is_amd_family_19h() -> bool {
-    use std::arch::x86_64::__cpuid;
-    // SAFETY: every x86-64 CPU has CPUID, with leaves 0 and 1. (Newer Rust
-    // made `__cpuid` safe to call; the oldest this crate supports needs the
-    // block.)
-    #[allow(unused_unsafe)]
-    let (vendor, signature) = unsafe { (__cpuid(0), __cpuid(1).eax) };
-    let is_amd = (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163); // "AuthenticAMD"
-                                                                                                  // The family is the base field, plus the extended field when the base is 0xF.
-    let base = (signature >> 8) & 0xF;
-    let family = if base == 0xF { base + ((signature >> 20) & 0xFF) } else { base };
-    is_amd && family == 0x19
+/// The processors this one is, as CPUID tells ([`Tuning`]); generic off
+/// x86-64 and under Miri. Read once per process.
+pub fn detected_tuning() -> Tuning {
+    static TUNING: OnceLock<Tuning> = OnceLock::new();
+    *TUNING.get_or_init(|| tuning_of(crate::cpu::vendor().as_deref(), crate::cpu::family(), cpu_supports(Isa::Avx512)))
+}
+
+/// The tuning of a CPU of `vendor` and `family`: Zen 4 is AMD's family 19h
+/// with AVX-512 (the family's other cores, Zen 3, have none).
+fn tuning_of(vendor: Option<&str>, family: Option<u32>, has_avx512: bool) -> Tuning {
+    if vendor == Some("AuthenticAMD") && family == Some(0x19) && has_avx512 {
+        Tuning::Zen4
+    } else {
+        Tuning::Generic
+    }
 }
 
 /// The kernel for a GEMM of `n` output channels per group on `isa`, which
-/// [`check`] has accepted, on this processor ([`detected_tuning`]).
+/// [`check`] has accepted, on this processor ([`default_tuning`]).
+///
+/// # Errors
+/// [`Error::IsaNotCompiled`], or a bad `POINTWISE_TUNING`.
 pub(crate) fn select_kernel(isa: Isa, n: usize) -> Result<&'static Kernel> {
-    select_kernel_for(isa, n, detected_tuning())
+    select_kernel_for(isa, n, default_tuning()?)
 }
 
 /// [`select_kernel`] on processors of `tuning`. The first generic kernel of
@@ -155,8 +158,7 @@ fn select_kernel_for(isa: Isa, n: usize, tuning: Tuning) -> Result<&'static Kern
     let general = generic().next().ok_or(Error::IsaNotCompiled { isa })?;
     let narrow = generic().filter(|k| k.nr < general.nr && n <= k.nr).min_by_key(|k| k.nr);
     let chosen = narrow.unwrap_or(general);
-    let tuned = kernels_for(isa)
-        .find(|k| k.tuning != Tuning::Generic && k.tuning == tuning && (k.mr, k.nr) == (chosen.mr, chosen.nr));
+    let tuned = kernels_for(isa).find(|k| k.tuning == tuning && k.generic() == chosen);
     Ok(tuned.unwrap_or(chosen))
 }
 
@@ -212,8 +214,32 @@ mod tests {
         if kernels_for(Isa::Avx2).next().is_some() {
             assert_eq!(zen4(Isa::Avx2, 96), "f32_pw_6x16__avx2_fma");
         }
-        // The detected tuning is one of the two, and select_kernel follows it.
-        let detected = super::detected_tuning();
-        assert_eq!(select_kernel(Isa::Avx512, 96).unwrap().tuning, detected);
+        // select_kernel follows the tuning in force.
+        let tuning = super::default_tuning().unwrap();
+        assert_eq!(select_kernel(Isa::Avx512, 96).unwrap().tuning, tuning);
+    }
+
+    /// `POINTWISE_TUNING`'s names, and what an unknown one says.
+    #[test]
+    fn tuning_names() {
+        for tuning in Tuning::ALL {
+            assert_eq!(Tuning::from_name(tuning.name()), Some(tuning));
+        }
+        assert_eq!(Tuning::from_name("zen5"), None);
+        let err = crate::Error::UnknownTuning { name: "zen5".into() };
+        assert_eq!(err.to_string(), "unknown POINTWISE_TUNING \"zen5\"; expected generic or zen4");
+    }
+
+    /// Zen 4 only: AMD's family 19h with AVX-512, not its Zen 3 cores
+    /// (no AVX-512), not Zen 5 (family 1Ah), not Intel.
+    #[test]
+    fn zen4_is_amd_family_19h_with_avx512() {
+        use super::tuning_of;
+        let amd = Some("AuthenticAMD");
+        assert_eq!(tuning_of(amd, Some(0x19), true), Tuning::Zen4);
+        assert_eq!(tuning_of(amd, Some(0x19), false), Tuning::Generic);
+        assert_eq!(tuning_of(amd, Some(0x1A), true), Tuning::Generic);
+        assert_eq!(tuning_of(Some("GenuineIntel"), Some(6), true), Tuning::Generic);
+        assert_eq!(tuning_of(None, None, false), Tuning::Generic);
     }
 }

@@ -72,6 +72,11 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// `POINTWISE_TUNING` is not one of `generic`, `zen4`.
+    UnknownTuning {
+        /// The name given.
+        name: String,
+    },
     /// No kernel of this name is compiled into this build (see
     /// `pointwise::kernels::KERNELS`).
     UnknownKernel {
@@ -124,6 +129,9 @@ impl fmt::Display for Error {
             Error::InvalidActivation { reason } => write!(f, "invalid activation: {reason}"),
             Error::UnknownIsa { name } => {
                 write!(f, "unknown ISA {name:?}; expected one of scalar, avx2, avx512, neon")
+            }
+            Error::UnknownTuning { name } => {
+                write!(f, "unknown POINTWISE_TUNING {name:?}; expected generic or zen4")
             }
             Error::UnknownKernel { name } => {
                 let known: Vec<&str> = pointwise_kernels::KERNELS.iter().map(|k| k.name).collect();

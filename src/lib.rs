@@ -27,6 +27,7 @@
 mod cache;
 mod conv;
 mod convert;
+mod cpu;
 pub mod dispatch;
 mod driver;
 mod epilogue;

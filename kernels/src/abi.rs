@@ -716,21 +716,33 @@ pub enum Tuning {
     /// AMD Zen 4 (family 19h with AVX-512F): two 256-bit FMA pipes, so a
     /// 512-bit FMA issues at half the rate of an Intel core with two
     /// 512-bit units, at the same 32 floats per cycle as two 256-bit ones.
+    /// (Zen 5, family 1Ah, whose desktop and server cores have 512-bit
+    /// pipes, is not measured and stays generic.)
     Zen4,
 }
 
 impl Tuning {
-    /// The lower-case name, as the tile table writes it.
+    /// Every tuning.
+    pub const ALL: [Tuning; 2] = [Tuning::Generic, Tuning::Zen4];
+
+    /// The lower-case name, as the tile table and `POINTWISE_TUNING` write it.
     pub const fn name(self) -> &'static str {
         match self {
             Tuning::Generic => "generic",
             Tuning::Zen4 => "zen4",
         }
     }
+
+    /// Parses a name as written by [`Tuning::name`].
+    pub fn from_name(name: &str) -> Option<Tuning> {
+        Tuning::ALL.into_iter().find(|t| t.name() == name)
+    }
 }
 
-/// One row of the tile table: a micro-kernel and its shape.
+/// One row of the tile table: a micro-kernel and its shape. Made by the
+/// registry only ([`KERNELS`](crate::KERNELS)).
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Kernel {
     /// Self-describing name, `f32_pw_{MR}x{NR}__{isa}`, with `_{tuning}`
     /// after it for a kernel tuned for some processors.

@@ -128,6 +128,19 @@ mod registry {
 }
 pub use registry::KERNELS;
 
+impl Kernel {
+    /// The generic kernel that this one stands in for where dispatch finds
+    /// the processors it is tuned for ([`Tuning`]): the registered generic
+    /// kernel of its ISA and shape, itself for a generic kernel. The tile
+    /// table's build script checks that there is exactly one.
+    pub fn generic(&self) -> &'static Kernel {
+        KERNELS
+            .iter()
+            .find(|k| k.tuning == Tuning::Generic && (k.isa, k.mr, k.nr) == (self.isa, self.mr, self.nr))
+            .expect("every registered kernel has a generic kernel of its ISA and shape (build.rs checks)")
+    }
+}
+
 /// The scalar tile generic over its shape, as a plain function pointer: the
 /// oracle for a SIMD kernel of the same `mr x nr`. `None` for a shape that no
 /// kernel in the table has.

@@ -280,8 +280,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let isa = match options.isa.map(dispatch::check).unwrap_or_else(dispatch::default_isa) {
-        Ok(isa) => isa,
+    let (isa, tuning) = match options.isa.map(dispatch::check).unwrap_or_else(dispatch::default_isa).and_then(|isa| {
+        let tuning = dispatch::default_tuning()?;
+        Ok((isa, tuning))
+    }) {
+        Ok(choice) => choice,
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
@@ -311,7 +314,7 @@ fn main() -> ExitCode {
              {:.1} GFLOP/s",
             layers.len(),
             isa.name(),
-            dispatch::detected_tuning().name(),
+            tuning.name(),
             layout_name(options.layout),
             thread_counts,
             match (options.threads, options.workers) {

@@ -22,7 +22,7 @@
 //! hit many times without multiplying the run time.
 
 use pointwise::kernels::abi::{StridedArgs, A_COLD, A_STREAMED, A_WARM};
-use pointwise::kernels::{self, Kernel, KernelFn, Strides, TileArgs, Tuning, KERNELS};
+use pointwise::kernels::{self, Kernel, KernelFn, StridedFn, Strides, TileArgs};
 
 /// Depths of the sweep: every remainder of small unrolls, and around powers of two.
 pub const DEPTHS: &[usize] =
@@ -119,17 +119,6 @@ fn span(s: &Strides, count: usize) -> usize {
     } else {
         s.offset(count - 1) + 1
     }
-}
-
-/// The generic kernel that a tuned `kernel` stands in for (the same ISA and
-/// shape), or `None` for a generic kernel.
-fn generic_kernel_of(kernel: &Kernel) -> Option<&'static Kernel> {
-    (kernel.tuning != Tuning::Generic).then(|| {
-        KERNELS
-            .iter()
-            .find(|g| g.tuning == Tuning::Generic && (g.isa, g.mr, g.nr) == (kernel.isa, kernel.mr, kernel.nr))
-            .expect("a tuned kernel has a generic one of its shape (the tile table's build script checks)")
-    })
 }
 
 /// Runs one case of `kernel` and of its oracle; compares.
@@ -277,7 +266,7 @@ fn run_variant(
             // The strided entry point, where the case is a strided call (its
             // rows are evenly spaced already): the same bits as the indirect one.
             let strided = v.a_block == 0 && v.c_block == 0 && !v.accumulate;
-            if let (Some(run_strided), true) = (kernel.run_strided, strided) {
+            let run_strided = |entry: StridedFn| -> Vec<f32> {
                 let mut c = c_init.clone();
                 let args = StridedArgs {
                     m,
@@ -299,7 +288,11 @@ fn run_variant(
                 // SAFETY: the same buffers as the indirect calls, whose rows
                 // are `a_row_stride` and `c_row_stride` apart, with contiguous
                 // elements and columns; the caller checked the CPU.
-                unsafe { run_strided(&args) };
+                unsafe { entry(&args) };
+                c
+            };
+            if let (Some(entry), true) = (kernel.run_strided, strided) {
+                let c = run_strided(entry);
                 if let Some(at) = (0..c_len).find(|&at| one_call[at].to_bits() != c[at].to_bits()) {
                     return Err(format!(
                         "{}: m={m} n={n} k={k} {v:?}: element {at}: {} from the indirect entry point, {} from \
@@ -308,21 +301,29 @@ fn run_variant(
                     ));
                 }
             }
+            // A tuned kernel stands in for the generic kernel of its shape:
+            // the same bits, not only the same values within rounding, from
+            // each entry point, on one call for all columns (as the driver
+            // calls them; the cuts above compare it with one call per panel).
+            let generic = kernel.generic();
+            if generic != kernel {
+                let mut pairs = vec![("in one call", run(f, true, m), run(generic.run, true, m))];
+                if let (Some(ours), Some(theirs), true) = (kernel.run_strided, generic.run_strided, strided) {
+                    pairs.push(("from the strided entry point", run_strided(ours), run_strided(theirs)));
+                }
+                for (how, ours, theirs) in pairs {
+                    if let Some(at) = (0..c_len).find(|&at| ours[at].to_bits() != theirs[at].to_bits()) {
+                        return Err(format!(
+                            "{}: m={m} n={n} k={k} {v:?}: element {at} {how}: {}, and {} from {}",
+                            kernel.name, ours[at], theirs[at], generic.name
+                        ));
+                    }
+                }
+            }
             got = Some(one_call);
         }
     }
     let got = got.expect("the kernel's own call runs");
-    // A tuned kernel stands in for the generic kernel of its shape: the same
-    // bits, not only the same values within rounding.
-    if let Some(generic) = generic_kernel_of(kernel) {
-        let theirs = run(generic.run, false, m);
-        if let Some(at) = (0..c_len).find(|&at| got[at].to_bits() != theirs[at].to_bits()) {
-            return Err(format!(
-                "{}: m={m} n={n} k={k} {v:?}: element {at}: {}, and {} from {}",
-                kernel.name, got[at], theirs[at], generic.name
-            ));
-        }
-    }
     let want = run(oracle, false, kernel.mr);
 
     for (at, ((&g, &w), &is_written)) in got.iter().zip(&want).zip(&written).enumerate() {

@@ -334,6 +334,8 @@ unsafe fn walk_12x32(t: &TileArgs) {
 /// 7x7 pixels) ran 1-2% slower, s5.downsample (K = 1024) 5%.
 pub const ZEN4_VECTOR_WALK_DEPTH: usize = 256;
 const _: () = assert!(super::walk::STRIDED_WALK_DEPTH <= ZEN4_VECTOR_WALK_DEPTH);
+// The vector walk does not stream (`walk_12x32_by_vector`).
+const _: () = assert!(ZEN4_VECTOR_WALK_DEPTH < super::STREAM_ROWS_DEPTH);
 
 /// 12 x 32 AVX-512F kernel tuned for AMD Zen 4 ([`crate::abi::Tuning::Zen4`]):
 /// [`f32_pw_12x32__avx512f`], except that up to depth
@@ -400,8 +402,8 @@ pub unsafe fn f32_pw_12x32__avx512f_zen4_strided(s: &StridedArgs) {
 }
 
 /// [`walk_12x32`] one vector of 16 columns at a time, for
-/// [`f32_pw_12x32__avx512f_zen4`]. It never streams: streaming starts at
-/// depth 512 ([`super::streams_rows`]).
+/// [`f32_pw_12x32__avx512f_zen4`]. It never streams: its depths are below
+/// [`super::STREAM_ROWS_DEPTH`].
 ///
 /// # Safety
 /// As for [`walk_12x32`].

@@ -150,10 +150,14 @@ pub(crate) fn streams_panel(t: &crate::abi::TileArgs, mr: usize, nr: usize) -> b
     2 * t.m >= mr && t.k * nr >= 16 * 1024
 }
 
+/// The least depth at which a kernel prefetches the next row tile's
+/// activations ([`streams_rows`]).
+pub(crate) const STREAM_ROWS_DEPTH: usize = 512;
+
 /// True when a kernel of `mr` rows should prefetch the next row tile's
 /// activations while it computes the current one: on a block's first panel
-/// (`a_cold`, when its rows may be in L3 or memory), at depths of 512 and
-/// more, for tiles of at least half `mr` rows whose rows do not alias in L1.
+/// (`a_cold`, when its rows may be in L3 or memory), at depths of
+/// [`STREAM_ROWS_DEPTH`] and more, for tiles of at least half `mr` rows whose rows do not alias in L1.
 /// Such a tile is long enough (16 steps per line of its rows) to fetch the
 /// next one's in time.
 /// Measured on resnet50.s3.reduce.batch8 (K = 512, 12.8 MiB of input; Zen 4):
@@ -167,7 +171,7 @@ pub(crate) fn streams_panel(t: &crate::abi::TileArgs, mr: usize, nr: usize) -> b
 /// (rows of 8 KiB) ran 12% slower with the prefetch on the 6x16 AVX2 kernel.
 #[inline(always)]
 pub(crate) fn streams_rows(t: &crate::abi::TileArgs, mr: usize) -> bool {
-    if t.a_cold == 0 || t.m < 2 || 2 * t.m < mr || t.k < 512 {
+    if t.a_cold == 0 || t.m < 2 || 2 * t.m < mr || t.k < STREAM_ROWS_DEPTH {
         return false;
     }
     // SAFETY: the contract gives m >= 2 readable row pointers.

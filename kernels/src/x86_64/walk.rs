@@ -427,8 +427,10 @@ unsafe fn walk_panel<
     unsafe { k_steps::<L, MR, PANEL_V, V>(&mut acc, ends, &mut panel, &mut i, 0) };
     // Read again through an opaque reference, so that the 12-row tile's k
     // loop over one vector of a panel keeps all its row pointers in
-    // registers: holding `first` through it, one residual instance reloaded
-    // a row pointer from the stack at every step.
+    // registers: holding `first` through it, one residual instance of the
+    // Zen 4 kernel's vector walk reloaded a row pointer from the stack at
+    // every step. (The generic walks' last half panels, V = 1 too, take the
+    // same path; their speed did not move, alternated with the build before.)
     let first = if V < PANEL_V { *core::hint::black_box(&first) } else { first };
     // Every residual load of the panel comes before its first store: a load
     // that follows a store to an address a multiple of 4 KiB away waits for
@@ -494,8 +496,10 @@ unsafe fn k_steps<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usiz
                 acc_row[v] = unsafe { L::fmadd(a, b[v], acc_row[v]) };
             }
         }
-        // SAFETY: stays within (or one past) the k·NR panel.
-        p = unsafe { p.add(nr) };
+        // Wrapping: a step of a panel's second vector starts a vector into
+        // each row, so after the panel's last row `p` is past the panel's end
+        // (and, in the last panel, the allocation's), where it is not read.
+        p = p.wrapping_add(nr);
         at += 1;
         // SAFETY: an empty asm block that only claims to change `at`: this
         // hides the index from LLVM's strength reduction, which would trade
