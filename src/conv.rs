@@ -356,7 +356,7 @@ impl PackedConv {
         }
         let call = self.validate_call(&input, &output, residual.as_ref())?;
         let strided = call.takes_strided_entry();
-        Plan::new(call, output.data, options.threads.count()).run(options.threads);
+        crate::plan::run_call(call, output.data, options.threads);
         Ok(self.info(strided))
     }
 
