@@ -116,7 +116,7 @@ impl Conv1x1 {
     /// Packs weights (and an optional bias of `out_channels`) for the default
     /// ISA: `POINTWISE_ISA` if set, else the best this CPU supports; and for
     /// that ISA's kernel for this layer on this processor (a kernel tuned for
-    /// it where the tile table has one, see [`dispatch::detected_tuning`]).
+    /// it where the tile table has one, see [`dispatch::default_tuning`]).
     ///
     /// `weights` holds `out_channels · in_channels / groups` floats in `order`.
     ///

@@ -270,7 +270,7 @@ pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
     unsafe {
         if t.m == 1 {
             gemv::<2>(t, panel_12x32);
-        } else if t.n > 32 && crate::abi::walks_panels(t, 32) {
+        } else if walks_12x32(t) {
             walk_12x32(t);
         } else {
             for_each_panel(t, 32, |panel| panel_12x32(panel));
@@ -297,6 +297,16 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
             run_strided_as_indirect(s, 0, f32_pw_12x32__avx512f)
         }
     }
+}
+
+/// Whether the 12x32 kernels walk `t` (of more than one row: one row goes
+/// to `gemv`): its columns span more than one panel, in a call that
+/// [`crate::abi::walks_panels`] allows. One test for the generic kernel and
+/// the Zen 4 one, whose results are bitwise the same only while they walk
+/// the same calls.
+#[inline(always)]
+fn walks_12x32(t: &TileArgs) -> bool {
+    t.n > 32 && crate::abi::walks_panels(t, 32)
 }
 
 /// The row tiles of a call that spans several panels, each across them all
@@ -369,7 +379,7 @@ const _: () = assert!(ZEN4_VECTOR_WALK_DEPTH < super::STREAM_ROWS_DEPTH);
 pub unsafe fn f32_pw_12x32__avx512f_zen4(t: &TileArgs) {
     // SAFETY: forwarded contract; the target features are enabled here.
     unsafe {
-        if t.m > 1 && t.n > 32 && t.k <= ZEN4_VECTOR_WALK_DEPTH && crate::abi::walks_panels(t, 32) {
+        if t.m > 1 && t.k <= ZEN4_VECTOR_WALK_DEPTH && walks_12x32(t) {
             walk_12x32_by_vector(t);
         } else {
             f32_pw_12x32__avx512f(t);
