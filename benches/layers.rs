@@ -12,7 +12,7 @@ mod peers;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use pointwise::suite::{self, Layer};
-use pointwise::{RunOptions, Tensor, TensorMut, Threads, WeightOrder};
+use pointwise::{Residual, RunOptions, Tensor, TensorMut, Threads, WeightOrder};
 use std::time::{Duration, Instant};
 
 fn bench_layer(c: &mut Criterion, layer: &Layer, pool: &rayon::ThreadPool) {
@@ -46,7 +46,7 @@ fn bench_layer(c: &mut Criterion, layer: &Layer, pool: &rayon::ThreadPool) {
                 let start = Instant::now();
                 for _ in 0..iterations {
                     let out = TensorMut::new(&mut output, out_desc);
-                    packed.run_with(Tensor::new(&input, in_desc), out, None, &options).unwrap();
+                    packed.run_with(Tensor::new(&input, in_desc), out, Residual::None, &options).unwrap();
                 }
                 start.elapsed()
             };

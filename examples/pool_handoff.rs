@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use pointwise::measure::fill;
 use pointwise::suite;
-use pointwise::{RunOptions, Tensor, TensorMut, Threads, WeightOrder};
+use pointwise::{Residual, RunOptions, Tensor, TensorMut, Threads, WeightOrder};
 
 fn main() {
     // One pool for both modes, so that no second pool's workers compete.
@@ -37,7 +37,7 @@ fn main() {
                             .run_with(
                                 Tensor::new(&input, in_desc),
                                 TensorMut::new(&mut output, out_desc),
-                                None,
+                                Residual::None,
                                 &options,
                             )
                             .unwrap();

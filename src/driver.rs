@@ -78,6 +78,16 @@ fn block_bytes() -> usize {
     cache::l2_bytes() / 2
 }
 
+/// Where a call's residual lies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ResidualData<'a> {
+    /// A tensor of its own.
+    Tensor(&'a [f32]),
+    /// The output's elements, read by each tile before it writes them (the
+    /// kernel ABI allows an R element to be its own C element).
+    InOutput,
+}
+
 /// A validated call. Lengths and channel ranges were checked by the caller,
 /// so every address below is in bounds.
 pub(crate) struct Call<'a> {
@@ -86,7 +96,9 @@ pub(crate) struct Call<'a> {
     pub weights: &'a [f32],
     pub bias: Option<&'a [f32]>,
     pub input: (&'a [f32], TensorDesc, Geometry),
-    pub residual: Option<(&'a [f32], TensorDesc, Geometry)>,
+    /// The residual's elements, description and geometry (the output's own
+    /// for a residual in the output).
+    pub residual: Option<(ResidualData<'a>, TensorDesc, Geometry)>,
     pub out_desc: TensorDesc,
     pub out_geometry: Geometry,
 }
@@ -489,8 +501,15 @@ unsafe fn run_block(
         let (c_channel, c_cols) = call.out_geometry.channels_from(call.out_desc.channel_offset + first_channel);
         let residual = call.residual.map(|(r_data, r_desc, r_geometry)| {
             let (r_channel, r_cols) = r_geometry.channels_from(r_desc.channel_offset + first_channel);
-            // SAFETY: the residual's channel offset is within the validated residual.
-            (unsafe { r_data.as_ptr().add(r_channel) }, r_cols)
+            let r_base = match r_data {
+                ResidualData::Tensor(data) => data.as_ptr(),
+                // The same pointer as the output's, so that reads and writes
+                // of an element go through one provenance.
+                ResidualData::InOutput => out.cast_const(),
+            };
+            // SAFETY: the residual's channel offset is within the validated
+            // residual (or output).
+            (unsafe { r_base.add(r_channel) }, r_cols)
         });
         PanelView {
             b_panel: call.weights[panel_offset(k, n, nr, g, panel)..].as_ptr(),

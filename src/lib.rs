@@ -10,7 +10,8 @@
 //! 3. Run it on every call: [`PackedConv::run_nhwc`], or [`PackedConv::run`] for
 //!    NHWC, NCHW and NCHWc tensors ([`TensorDesc`]), channel slices and
 //!    concatenation targets, and [`PackedConv::run_residual`] for a fused skip
-//!    connection.
+//!    connection ([`PackedConv::run_residual_in_place`] when the output holds
+//!    the skip connection's values: [`Residual::InOutput`], the cheaper one).
 //!
 //! Every bad input gives an [`Error`] before anything is written. Calls do no
 //! heap allocation.
@@ -41,7 +42,7 @@ pub mod reference;
 pub mod suite;
 mod workers;
 
-pub use conv::{Conv1x1, PackedConv, RunInfo, RunOptions, Tensor, TensorMut, WeightOrder};
+pub use conv::{Conv1x1, PackedConv, Residual, RunInfo, RunOptions, Tensor, TensorMut, WeightOrder};
 pub use convert::convert;
 pub use epilogue::Activation;
 pub use error::{Error, Result};

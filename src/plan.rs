@@ -94,7 +94,7 @@ const MAX_TASKS: usize = 64 * 64;
 /// every task must have run for the output to be complete.
 ///
 /// ```
-/// use pointwise::{Conv1x1, Tensor, TensorDesc, TensorMut, WeightOrder};
+/// use pointwise::{Conv1x1, Residual, Tensor, TensorDesc, TensorMut, WeightOrder};
 ///
 /// let conv = Conv1x1::new(64, 64).pack(&vec![0.01; 64 * 64], WeightOrder::OutIn, None)?;
 /// let input = vec![1.0; 28 * 28 * 64];
@@ -102,7 +102,7 @@ const MAX_TASKS: usize = 64 * 64;
 /// let plan = conv.plan(
 ///     Tensor::new(&input, TensorDesc::nhwc(1, 28, 28, 64)),
 ///     TensorMut::new(&mut output, TensorDesc::nhwc(1, 28, 28, 64)),
-///     None,
+///     Residual::None,
 ///     2,
 /// )?;
 /// std::thread::scope(|s| {

@@ -335,7 +335,7 @@ fn strided_entry_is_taken_where_it_applies() {
                 .run_with(
                     Tensor::new(&data, in_desc),
                     TensorMut::new(&mut output, out_desc),
-                    residual.then(|| Tensor::new(&res, out_desc)),
+                    residual.then(|| Tensor::new(&res, out_desc)).into(),
                     &pointwise::RunOptions::default(),
                 )
                 .unwrap();

@@ -3,7 +3,7 @@
 //! table lists the same rows.
 
 use pointwise::{
-    dispatch, Activation, Conv1x1, Error, Isa, Layout, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder,
+    dispatch, Activation, Conv1x1, Error, Isa, Layout, Residual, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder,
 };
 
 fn packed(conv: Conv1x1) -> pointwise::PackedConv {
@@ -188,7 +188,7 @@ fn isa_errors() {
         .run_with(
             Tensor::new(&[1.0], TensorDesc::nhwc(1, 1, 1, 1)),
             TensorMut::new(&mut out, TensorDesc::nhwc(1, 1, 1, 1)),
-            None,
+            Residual::None,
             &RunOptions { expect_isa: Some(Isa::Neon), ..RunOptions::default() },
         )
         .unwrap_err();

@@ -22,7 +22,7 @@ use common::sweep::Rng;
 use pointwise::kernels::abi::{StridedArgs, A_COLD, A_STREAMED, A_WARM};
 use pointwise::kernels::{KernelFn, Strides, TileArgs, KERNELS};
 use pointwise::reference::element_offset;
-use pointwise::{dispatch, Conv1x1, Layout, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder};
+use pointwise::{dispatch, Conv1x1, Layout, Residual, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder};
 
 /// `f32` buffers with an inaccessible page on each side.
 mod guard {
@@ -217,7 +217,7 @@ fn run_guarded(
         .run_with(
             Tensor::new(input.as_slice(), in_desc),
             TensorMut::new(output.as_mut_slice(), out_desc),
-            residual.as_ref().zip(res_desc).map(|(r, d)| Tensor::new(r.as_slice(), d)),
+            residual.as_ref().zip(res_desc).map(|(r, d)| Tensor::new(r.as_slice(), d)).into(),
             &options,
         )
         .map_err(|e| e.to_string())?;
@@ -227,7 +227,7 @@ fn run_guarded(
         .run_with(
             Tensor::new(&input_values, in_desc),
             TensorMut::new(&mut expected, out_desc),
-            res_desc.map(|d| Tensor::new(&residual_values, d)),
+            res_desc.map(|d| Tensor::new(&residual_values, d)).into(),
             &options,
         )
         .map_err(|e| e.to_string())?;
@@ -248,6 +248,38 @@ fn run_guarded(
         }
         if !written[at] && got.to_bits() != SENTINEL.to_bits() {
             return Err(format!("element {at} is outside the written channels but was written"));
+        }
+    }
+
+    // The same residual in the guarded output, which the kernels then read
+    // up to its last element too: the same bits.
+    if let Some(r_desc) = res_desc {
+        let mut in_output = vec![SENTINEL; out_desc.len().unwrap()];
+        for b in 0..s.batch {
+            for y in 0..ho {
+                for x in 0..wo {
+                    for co in 0..s.cout {
+                        in_output[element_offset(&out_desc, b, out_desc.channel_offset + co, y, x)] =
+                            residual_values[element_offset(&r_desc, b, r_desc.channel_offset + co, y, x)];
+                    }
+                }
+            }
+        }
+        let mut output = Guarded::new(in_output.len(), placement, |i| in_output[i]);
+        packed
+            .run_with(
+                Tensor::new(input.as_slice(), in_desc),
+                TensorMut::new(output.as_mut_slice(), out_desc),
+                Residual::InOutput,
+                &options,
+            )
+            .map_err(|e| e.to_string())?;
+        if let Some(at) = (0..expected.len()).find(|&at| output.as_slice()[at].to_bits() != expected[at].to_bits()) {
+            return Err(format!(
+                "element {at}: {} with the residual in the guarded output, {} with it in a tensor of its own",
+                output.as_slice()[at],
+                expected[at]
+            ));
         }
     }
     Ok(())

@@ -20,7 +20,8 @@ use common::sweep::Rng;
 use pointwise::kernels::abi::{A_COLD, A_STREAMED, A_WARM};
 use pointwise::kernels::{Strides, TileArgs, KERNELS};
 use pointwise::{
-    dispatch, Activation, Conv1x1, Error, Isa, Layout, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder,
+    dispatch, Activation, Conv1x1, Error, Isa, Layout, Residual, RunOptions, Tensor, TensorDesc, TensorMut, Threads,
+    WeightOrder,
 };
 
 fn isas() -> Vec<Isa> {
@@ -148,7 +149,9 @@ fn plan_on_two_threads() {
         packed.run(Tensor::new(&input, in_desc), TensorMut::new(&mut single, out_desc)).unwrap();
 
         let mut output = vec![0.5f32; out_desc.len().unwrap()];
-        let plan = packed.plan(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), None, 2).unwrap();
+        let plan = packed
+            .plan(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), Residual::None, 2)
+            .unwrap();
         assert!(plan.task_count() >= 3, "one task per group at least");
         std::thread::scope(|s| {
             for worker in 0..2 {
@@ -191,7 +194,7 @@ fn workers_on_two_threads() {
     for call in 0..3 {
         let mut output = vec![0.5f32; out_desc.len().unwrap()];
         let out = TensorMut::new(&mut output, out_desc);
-        packed.run_with(Tensor::new(&input, in_desc), out, None, &options).unwrap();
+        packed.run_with(Tensor::new(&input, in_desc), out, Residual::None, &options).unwrap();
         assert!(single.iter().zip(&output).all(|(a, b)| a.to_bits() == b.to_bits()), "call {call}");
     }
 }
@@ -220,7 +223,7 @@ fn invalid_calls_write_nothing() {
         .run_with(
             Tensor::new(&input, TensorDesc::nhwc(1, 2, 3, 4)),
             TensorMut::new(&mut [0.0; 36], good_out),
-            None,
+            Residual::None,
             &RunOptions { expect_isa: Some(Isa::Avx2), ..RunOptions::default() },
         )
         .unwrap_err();
@@ -366,7 +369,7 @@ fn more_tasks_than_claim_bits() {
             .plan(
                 Tensor::new(&input, TensorDesc::nhwc(1, 1, 3, 4099)),
                 TensorMut::new(&mut output, TensorDesc::nhwc(1, 1, 3, 4099)),
-                None,
+                Residual::None,
                 2,
             )
             .unwrap();

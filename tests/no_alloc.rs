@@ -7,7 +7,9 @@
 use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use pointwise::{Activation, Conv1x1, Layout, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder};
+use pointwise::{
+    Activation, Conv1x1, Layout, Residual, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder,
+};
 
 struct Counting;
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
@@ -49,12 +51,13 @@ fn calls_do_not_allocate() {
                 .run_with(
                     Tensor::new(&input, in_desc),
                     TensorMut::new(&mut output, out_desc),
-                    Some(Tensor::new(&residual, out_desc)),
+                    Residual::Tensor(Tensor::new(&residual, out_desc)),
                     &RunOptions::default(),
                 )
                 .unwrap();
-            let plan =
-                packed.plan(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), None, 4).unwrap();
+            let plan = packed
+                .plan(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), Residual::None, 4)
+                .unwrap();
             plan.run_all();
         }
         assert_eq!(ALLOCATIONS.load(Ordering::SeqCst) - before, 0, "a call allocated");
@@ -79,7 +82,9 @@ fn calls_do_not_allocate() {
             // Past the workers' spin: they have gone to sleep.
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
-        packed.run_with(Tensor::new(&input, desc), TensorMut::new(&mut output, desc), None, &options).unwrap();
+        packed
+            .run_with(Tensor::new(&input, desc), TensorMut::new(&mut output, desc), Residual::None, &options)
+            .unwrap();
     }
     assert_eq!(ALLOCATIONS.load(Ordering::SeqCst) - before, 0, "a two-thread call on pointwise's workers allocated");
     assert!((output[0] - 6.4).abs() < 1e-4);
@@ -116,7 +121,9 @@ fn calls_do_not_allocate() {
             if call == 10 {
                 before = ALLOCATIONS.load(Ordering::SeqCst);
             }
-            packed.run_with(Tensor::new(&input, desc), TensorMut::new(&mut output, desc), None, &options).unwrap();
+            packed
+                .run_with(Tensor::new(&input, desc), TensorMut::new(&mut output, desc), Residual::None, &options)
+                .unwrap();
         }
         ALLOCATIONS.load(Ordering::SeqCst) - before
     });

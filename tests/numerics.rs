@@ -66,7 +66,7 @@ impl Problem {
             .run_with(
                 Tensor::new(&self.input, self.in_desc),
                 TensorMut::new(&mut output, self.out_desc),
-                self.residual.as_ref().map(|(r, d)| Tensor::new(r, *d)),
+                self.residual.as_ref().map(|(r, d)| Tensor::new(r, *d)).into(),
                 &RunOptions { expect_isa: Some(isa), ..RunOptions::default() },
             )
             .unwrap();

@@ -5,7 +5,9 @@ mod common;
 
 use common::sweep::Rng;
 use pointwise::suite;
-use pointwise::{Activation, Conv1x1, PackedConv, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder};
+use pointwise::{
+    Activation, Conv1x1, PackedConv, Residual, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder,
+};
 
 fn setup(layer: &suite::Layer, activation: Activation) -> (PackedConv, Vec<f32>) {
     let mut rng = Rng::new(3);
@@ -18,12 +20,24 @@ fn setup(layer: &suite::Layer, activation: Activation) -> (PackedConv, Vec<f32>)
 }
 
 fn run(packed: &PackedConv, layer: &suite::Layer, input: &[f32], threads: Threads) -> Vec<f32> {
-    let mut out = vec![0.0; layer.output_desc().len().unwrap()];
+    run_residual_in_output(packed, layer, input, threads, false)
+}
+
+/// [`run`], with a residual in the output (which then starts as one) when
+/// `in_output` is set.
+fn run_residual_in_output(
+    packed: &PackedConv,
+    layer: &suite::Layer,
+    input: &[f32],
+    threads: Threads,
+    in_output: bool,
+) -> Vec<f32> {
+    let mut out: Vec<f32> = (0..layer.output_desc().len().unwrap()).map(|i| (i % 7) as f32 * 0.25 - 0.75).collect();
     packed
         .run_with(
             Tensor::new(input, layer.input_desc()),
             TensorMut::new(&mut out, layer.output_desc()),
-            None,
+            if in_output { Residual::InOutput } else { Residual::None },
             &RunOptions { threads, ..RunOptions::default() },
         )
         .unwrap();
@@ -60,19 +74,27 @@ fn results_are_bitwise_identical_for_every_thread_count() {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
     for layer in layers() {
         let (packed, input) = setup(&layer, Activation::Silu);
-        let single = run(&packed, &layer, &input, Threads::Single);
-        for threads in [Threads::Rayon(2), Threads::Rayon(3), Threads::Rayon(0), Threads::Count(2), Threads::Count(0)] {
-            // From a thread of the pool, and from outside any pool (the caller
-            // then takes part through a rayon scope, or hands the call to
-            // pointwise's own workers).
-            let inside = pool.install(|| run(&packed, &layer, &input, threads));
-            let outside = run(&packed, &layer, &input, threads);
-            for (parallel, from) in [(inside, "inside"), (outside, "outside")] {
-                assert!(
-                    single.iter().zip(&parallel).all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{}: {threads:?} called from {from} the pool differs from one thread",
-                    layer.name
-                );
+        // And with a residual in the output: each task reads the outputs it
+        // writes, and no other task's.
+        for in_output in [false, true] {
+            let run = |threads| run_residual_in_output(&packed, &layer, &input, threads, in_output);
+            let single = run(Threads::Single);
+            for threads in
+                [Threads::Rayon(2), Threads::Rayon(3), Threads::Rayon(0), Threads::Count(2), Threads::Count(0)]
+            {
+                // From a thread of the pool, and from outside any pool (the
+                // caller then takes part through a rayon scope, or hands the
+                // call to pointwise's own workers).
+                let inside = pool.install(|| run(threads));
+                let outside = run(threads);
+                for (parallel, from) in [(inside, "inside"), (outside, "outside")] {
+                    assert!(
+                        single.iter().zip(&parallel).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{}: {threads:?} called from {from} the pool differs from one thread (residual in the \
+                         output: {in_output})",
+                        layer.name
+                    );
+                }
             }
         }
     }
@@ -112,7 +134,7 @@ fn plan_tasks_run_on_std_threads_once_each() {
         .plan(
             Tensor::new(&input, TensorDesc::nhwc(2, 30, 30, 64)),
             TensorMut::new(&mut output, TensorDesc::nhwc(2, 30, 30, 96)),
-            None,
+            Residual::None,
             3,
         )
         .unwrap();
@@ -156,7 +178,7 @@ fn workers_take_calls_back_to_back_from_two_threads() {
                 for call in 0..300 {
                     output.fill(f32::NAN);
                     let out = TensorMut::new(&mut output, out_desc);
-                    packed.run_with(Tensor::new(input, in_desc), out, None, &options).unwrap();
+                    packed.run_with(Tensor::new(input, in_desc), out, Residual::None, &options).unwrap();
                     assert!(
                         output.iter().zip(expected).all(|(a, b)| a.to_bits() == b.to_bits()),
                         "caller {caller}, call {call}: output differs from one thread"

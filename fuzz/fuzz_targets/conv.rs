@@ -27,8 +27,8 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use pointwise::reference::{conv1x1_f64, element_offset};
 use pointwise::{
-    dispatch, Activation, Conv1x1, Isa, Layout, PackedConv, RunOptions, Tensor, TensorDesc, TensorMut, Threads,
-    WeightOrder,
+    dispatch, Activation, Conv1x1, Isa, Layout, PackedConv, Residual, RunOptions, Tensor, TensorDesc, TensorMut,
+    Threads, WeightOrder,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -321,7 +321,7 @@ impl Case {
                 let result = p.run_with(
                     Tensor::new(&input, in_desc),
                     TensorMut::new(&mut output, out_desc),
-                    residual_tensor,
+                    residual_tensor.into(),
                     &RunOptions { expect_isa, ..RunOptions::default() },
                 );
                 assert!(result.is_err(), "an invalid call was accepted on {}: {self:#?}", p.isa().name());
@@ -332,7 +332,12 @@ impl Case {
                 // The task API validates the same way.
                 if !run_ok {
                     assert!(p
-                        .plan(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), residual_tensor, 2)
+                        .plan(
+                            Tensor::new(&input, in_desc),
+                            TensorMut::new(&mut output, out_desc),
+                            residual_tensor.into(),
+                            2
+                        )
                         .is_err());
                 }
             }
@@ -346,7 +351,7 @@ impl Case {
                 .run_with(
                     Tensor::new(&input, in_desc),
                     TensorMut::new(&mut output, out_desc),
-                    residual_tensor,
+                    residual_tensor.into(),
                     &RunOptions { expect_isa: Some(p.isa()), ..RunOptions::default() },
                 )
                 .unwrap_or_else(|e| panic!("a valid call failed on {}: {e}: {self:#?}", p.isa().name()));
@@ -354,6 +359,34 @@ impl Case {
             output
         };
         let outputs: Vec<Vec<f32>> = packed.iter().map(run).collect();
+        // The same residual in the output: the same bits, on every ISA.
+        if let Some((r, r_desc, _)) = residual.as_ref() {
+            for (p, separate) in packed.iter().zip(&outputs) {
+                let mut output = init_output(out_len);
+                for b in 0..self.batch {
+                    for co in 0..c.out_channels {
+                        for y in 0..ho {
+                            for x in 0..wo {
+                                output[element_offset(&out_desc, b, out_desc.channel_offset + co, y, x)] =
+                                    r[element_offset(r_desc, b, r_desc.channel_offset + co, y, x)];
+                            }
+                        }
+                    }
+                }
+                p.run_with(
+                    Tensor::new(&input, in_desc),
+                    TensorMut::new(&mut output, out_desc),
+                    Residual::InOutput,
+                    &RunOptions { expect_isa: Some(p.isa()), ..RunOptions::default() },
+                )
+                .unwrap_or_else(|e| panic!("a valid call failed on {}: {e}: {self:#?}", p.isa().name()));
+                assert!(
+                    output.iter().zip(separate).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{}: the residual in the output gave other bits than in a tensor of its own: {self:#?}",
+                    p.isa().name()
+                );
+            }
+        }
         let scalar = &outputs[0];
         assert_eq!(packed[0].isa(), Isa::Scalar);
 
@@ -464,8 +497,9 @@ impl Case {
         let tensor_in = Tensor::new(&input, in_desc);
         match self.mode {
             0 => {
-                let plan =
-                    p.plan(tensor_in, TensorMut::new(&mut output, out_desc), residual_tensor, self.threads).unwrap();
+                let plan = p
+                    .plan(tensor_in, TensorMut::new(&mut output, out_desc), residual_tensor.into(), self.threads)
+                    .unwrap();
                 for task in (0..plan.task_count()).rev() {
                     assert!(plan.run_task(task));
                 }
@@ -479,7 +513,7 @@ impl Case {
                 p.run_with(
                     tensor_in,
                     TensorMut::new(&mut output, out_desc),
-                    residual_tensor,
+                    residual_tensor.into(),
                     &RunOptions { threads, ..RunOptions::default() },
                 )
                 .unwrap();

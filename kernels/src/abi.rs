@@ -53,8 +53,10 @@
 //! * Each of the `ceil(n / NR)` panels holds `k·NR` floats and is 64-byte
 //!   aligned; `bias`, when not null, holds `ceil(n / NR)·NR` floats (columns
 //!   past `n` may be anything).
-//! * No C element aliases another C element of the call, or an A, B, bias
-//!   or R element that the kernel reads.
+//! * No C element aliases another C element of the call, or an A, B or bias
+//!   element, or an R element other than its own: `R[i][j]` may be `C[i][j]`
+//!   itself (a residual in the output, as oneDNN's sum post-op), and is then
+//!   read before `C[i][j]` is written.
 //!
 //! The kernel guarantees:
 //! * It **reads** only `a_rows[0..m]`, `c_rows[0..m]`, `r_rows[0..m]`, the A and R
@@ -64,7 +66,9 @@
 //!   row pointers to row `m - 1`, computing duplicate rows that are thrown away.
 //! * It **writes** exactly the C elements `(i, j)` with `i < m`, `j < n`, each
 //!   once, and nothing else: no padding column, no neighbouring channel, no row
-//!   beyond `m`.
+//!   beyond `m`. It reads `R[i][j]` (and `C[i][j]` under `accumulate`) before
+//!   it writes `C[i][j]`, so the result is the same whether `R[i][j]` is
+//!   `C[i][j]` or a copy of it.
 //! * NaN propagates: the clamp keeps a NaN (as PyTorch's `clamp`/`relu` do).
 //! * Prefetches are not reads: a kernel may prefetch addresses ahead of the
 //!   elements above (the next row tile's rows, later panel rows), which never
@@ -213,7 +217,9 @@ pub struct TileArgs {
     pub c_rows: *const *mut f32,
     /// Where output column `j` of a row lies.
     pub c_cols: Strides,
-    /// `m` pointers, one per residual row, or null for no residual.
+    /// `m` pointers, one per residual row, or null for no residual. Residual
+    /// row `i` may be output row `i` itself, with the same columns (see the
+    /// [contract](self)).
     pub r_rows: *const *const f32,
     /// Where residual column `j` of a row lies.
     pub r_cols: Strides,
@@ -274,7 +280,8 @@ pub struct StridedArgs {
     pub c: *mut f32,
     /// Floats from one output row to the next.
     pub c_row_stride: usize,
-    /// Column 0 of residual row 0, or null for none.
+    /// Column 0 of residual row 0, or null for none; may be `c`, with
+    /// `r_row_stride == c_row_stride` (the residual in the output).
     pub r: *const f32,
     /// Floats from one residual row to the next (unused without residual).
     pub r_row_stride: usize,

@@ -19,7 +19,9 @@ use std::time::Duration;
 use pointwise::measure::{self, fill};
 use pointwise::reference;
 use pointwise::suite::{self, Layer};
-use pointwise::{dispatch, peak, Isa, Layout, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder};
+use pointwise::{
+    dispatch, peak, Isa, Layout, Residual, RunOptions, Tensor, TensorDesc, TensorMut, Threads, WeightOrder,
+};
 
 /// `print!` and `println!` that end the program when stdout is closed early
 /// (`pointwise | head`), with the status a SIGPIPE gives in a shell, instead
@@ -228,7 +230,7 @@ fn measure(
                 let _ = packed.run_with(
                     Tensor::new(&input, in_desc),
                     TensorMut::new(&mut output, out_desc),
-                    None,
+                    Residual::None,
                     &options[v],
                 );
             }

@@ -9,7 +9,8 @@
 
 use pointwise::reference::{conv1x1_f64, element_offset};
 use pointwise::{
-    Activation, Conv1x1, Isa, Layout, PackedConv, RunInfo, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder,
+    Activation, Conv1x1, Isa, Layout, PackedConv, Residual, RunInfo, RunOptions, Tensor, TensorDesc, TensorMut,
+    WeightOrder,
 };
 
 use super::sweep::{Rng, Tally};
@@ -86,7 +87,9 @@ pub fn random_case(rng: &mut Rng, seq: usize) -> Case {
     }
 }
 
-/// Runs `case` with weights packed for `isa`; compares with the reference.
+/// Runs `case` with weights packed for `isa`; compares with the reference,
+/// and a case with a residual also with the residual in the output, which
+/// must give the same bits.
 pub fn check_case(case: &Case, isa: Isa, seed: u64) -> Result<(), String> {
     let c = &case.conv;
     let k = c.in_channels / c.groups;
@@ -96,6 +99,17 @@ pub fn check_case(case: &Case, isa: Isa, seed: u64) -> Result<(), String> {
         .pack_for(isa, &data.weights, case.order, data.bias.as_deref())
         .map_err(|e| format!("{case:?}: pack failed: {e}"))?;
     let (output, info) = data.run(case, &packed, Some(isa))?;
+    if let Some(in_output) = data.run_residual_in_output(case, &packed, Some(isa)) {
+        let in_output = in_output?;
+        if let Some(at) = (0..output.len()).find(|&at| output[at].to_bits() != in_output[at].to_bits()) {
+            return Err(format!(
+                "{case:?} on {}: element {at}: {} with the residual in a tensor of its own, {} with it in the output",
+                isa.name(),
+                output[at],
+                in_output[at]
+            ));
+        }
+    }
     let CaseData { weights, bias, in_desc, input, out_desc, res_desc, residual } = data;
     if info.isa != isa {
         return Err(format!("{case:?}: ran {} instead of {}", info.isa.name(), isa.name()));
@@ -202,11 +216,42 @@ impl CaseData {
             .run_with(
                 Tensor::new(&self.input, self.in_desc),
                 TensorMut::new(&mut output, self.out_desc),
-                self.residual.as_deref().zip(self.res_desc).map(|(r, d)| Tensor::new(r, d)),
+                self.residual.as_deref().zip(self.res_desc).map(|(r, d)| Tensor::new(r, d)).into(),
                 &RunOptions { expect_isa, ..RunOptions::default() },
             )
             .map_err(|e| format!("{case:?}: run failed: {e}"))?;
         Ok((output, info))
+    }
+
+    /// For a case with a residual, [`CaseData::run`]'s output with the
+    /// residual in the output ([`Residual::InOutput`]): the output's channels
+    /// start as the residual's values, the rest as `SENTINEL`.
+    fn run_residual_in_output(
+        &self,
+        case: &Case,
+        packed: &PackedConv,
+        expect_isa: Option<Isa>,
+    ) -> Option<Result<Vec<f32>, String>> {
+        let (residual, res_desc) = (self.residual.as_ref()?, self.res_desc?);
+        let d = &self.out_desc;
+        let mut output = vec![SENTINEL; d.len().unwrap()];
+        for b in 0..d.batch {
+            for c in 0..case.conv.out_channels {
+                for y in 0..d.height {
+                    for x in 0..d.width {
+                        output[element_offset(d, b, d.channel_offset + c, y, x)] =
+                            residual[element_offset(&res_desc, b, c, y, x)];
+                    }
+                }
+            }
+        }
+        let result = packed.run_with(
+            Tensor::new(&self.input, self.in_desc),
+            TensorMut::new(&mut output, *d),
+            Residual::InOutput,
+            &RunOptions { expect_isa, ..RunOptions::default() },
+        );
+        Some(result.map(|_| output).map_err(|e| format!("{case:?}: run with the residual in the output failed: {e}")))
     }
 
     /// The output of the kernel named `kernel` on this data.

@@ -14,7 +14,9 @@
 //!   its sentinel;
 //! * a kernel's strided entry point, on the cases that are strided calls
 //!   (contiguous elements and columns, no accumulate), gives the very bits
-//!   of its indirect one, canaries included.
+//!   of its indirect one, canaries included;
+//! * a residual in the output (`R[i][j]` is `C[i][j]` itself) gives the very
+//!   bits of the same residual in a buffer of its own.
 //!
 //! Activation rows and the output start at odd offsets (unaligned), and the
 //! epilogue options (bias, residual, clamp, accumulate, blocked or strided
@@ -73,6 +75,9 @@ impl Rng {
 struct Variant {
     bias: bool,
     residual: bool,
+    /// The residual is the output's initial values, read through C's own
+    /// row pointers (with `residual`).
+    residual_in_c: bool,
     clamp: bool,
     accumulate: bool,
     /// The `a_cold` hint: `A_WARM`, `A_COLD` or `A_STREAMED` (never changes
@@ -95,6 +100,7 @@ fn variant(case: usize) -> Variant {
     Variant {
         bias: case.is_multiple_of(2),
         residual: case % 3 == 1,
+        residual_in_c: case % 9 == 7,
         clamp: case % 4 == 2,
         accumulate: case % 5 == 3,
         cold: [A_WARM, A_COLD, A_STREAMED][case % 7 % 3],
@@ -130,7 +136,20 @@ fn run_case(kernel: &Kernel, oracle: KernelFn, m: usize, n: usize, k: usize, cas
 /// no accumulate (what the walks of several kernels take), with the bias
 /// and clamp of `case`.
 fn plain_variant(case: usize) -> Variant {
-    Variant { residual: false, accumulate: false, c_block: 0, a_block: 0, phase: 0, ..variant(case) }
+    Variant {
+        residual: false,
+        residual_in_c: false,
+        accumulate: false,
+        c_block: 0,
+        a_block: 0,
+        phase: 0,
+        ..variant(case)
+    }
+}
+
+/// `v` with a residual, in a buffer of its own or in the output.
+fn with_residual(v: Variant, in_c: bool) -> Variant {
+    Variant { residual: true, residual_in_c: in_c, ..v }
 }
 
 fn run_variant(
@@ -171,30 +190,36 @@ fn run_variant(
 
     // C and R: m rows of the columns' span, C's rows 5 apart (canaries
     // everywhere), R's 7 apart (a strided call must not take one's row
-    // stride for the other's).
+    // stride for the other's); R in C's layout, holding C's initial values,
+    // for a residual in the output (the calls that read it from C compare
+    // with the calls that read this copy).
     let c_cols = strides(v.c_block, v.phase, 1);
     let c_span = span(&c_cols, n);
     let c_row_stride = c_span + 5;
     let c_len = 7 + m * c_row_stride;
-    let r_row_stride = c_span + 7;
-    let r: Vec<f32> = (0..7 + m * r_row_stride).map(|_| rng.f32()).collect();
+    let r_row_stride = if v.residual_in_c { c_row_stride } else { c_span + 7 };
+    let mut r: Vec<f32> = (0..7 + m * r_row_stride).map(|_| rng.f32()).collect();
     let mut c_init = vec![SENTINEL; c_len];
     let mut written = vec![false; c_len];
     for i in 0..m {
         for j in 0..n {
             let at = 3 + i * c_row_stride + c_cols.offset(j);
             written[at] = true;
-            if v.accumulate {
+            if v.accumulate || v.residual_in_c {
                 c_init[at] = rng.f32();
             }
         }
+    }
+    if v.residual_in_c {
+        r.clone_from(&c_init);
     }
     let (lo, hi) = if v.clamp { (-0.25, 0.5) } else { (f32::NEG_INFINITY, f32::INFINITY) };
 
     // `whole`: one call for all `n` columns (the kernel walks the panels);
     // otherwise one call per panel. `rows_per_call`: rows of each call (the
-    // kernel walks the row tiles of a call).
-    let run = |f: KernelFn, whole: bool, rows_per_call: usize| -> Vec<f32> {
+    // kernel walks the row tiles of a call). `r_in_c`: the residual read
+    // through C's row pointers (else from `r`).
+    let run_reading = |f: KernelFn, whole: bool, rows_per_call: usize, r_in_c: bool| -> Vec<f32> {
         let mut c = c_init.clone();
         let c_base = c.as_mut_ptr();
         let calls = if whole { 1 } else { panels };
@@ -205,7 +230,11 @@ fn run_variant(
             let (skip, panel_cols) = c_cols.advance(first);
             // SAFETY: offsets within c: row starts plus the panel's block offset.
             let c_rows: Vec<*mut f32> = (0..m).map(|i| unsafe { c_base.add(3 + i * c_row_stride + skip) }).collect();
-            let r_rows: Vec<*const f32> = (0..m).map(|i| r[3 + i * r_row_stride + skip..].as_ptr()).collect();
+            let r_rows: Vec<*const f32> = if r_in_c {
+                c_rows.iter().map(|&row| row.cast_const()).collect()
+            } else {
+                (0..m).map(|i| r[3 + i * r_row_stride + skip..].as_ptr()).collect()
+            };
             let args = TileArgs {
                 m: rows,
                 n: if whole { n } else { nr.min(n - first) },
@@ -230,6 +259,7 @@ fn run_variant(
         }
         c
     };
+    let run = |f: KernelFn, whole: bool, rows_per_call: usize| run_reading(f, whole, rows_per_call, v.residual_in_c);
     // How a call is cut into panels must not change a single bit (the
     // driver's cut depends on the thread count).
     // Nor how it is cut into row tiles (the driver passes a block of rows).
@@ -266,8 +296,9 @@ fn run_variant(
             // The strided entry point, where the case is a strided call (its
             // rows are evenly spaced already): the same bits as the indirect one.
             let strided = v.a_block == 0 && v.c_block == 0 && !v.accumulate;
-            let run_strided = |entry: StridedFn| -> Vec<f32> {
+            let run_strided_reading = |entry: StridedFn, r_in_c: bool| -> Vec<f32> {
                 let mut c = c_init.clone();
+                let c_first = c[3..].as_mut_ptr();
                 let args = StridedArgs {
                     m,
                     n,
@@ -277,9 +308,13 @@ fn run_variant(
                     b_panel: b.as_ptr(),
                     b_panel_stride: panel_stride,
                     bias: if v.bias { bias.as_ptr() } else { core::ptr::null() },
-                    c: c[3..].as_mut_ptr(),
+                    c: c_first,
                     c_row_stride,
-                    r: if v.residual { r[3..].as_ptr() } else { core::ptr::null() },
+                    r: match (v.residual, r_in_c) {
+                        (false, _) => core::ptr::null(),
+                        (true, true) => c_first.cast_const(),
+                        (true, false) => r[3..].as_ptr(),
+                    },
                     r_row_stride,
                     clamp_min: lo,
                     clamp_max: hi,
@@ -291,6 +326,28 @@ fn run_variant(
                 unsafe { entry(&args) };
                 c
             };
+            let run_strided = |entry: StridedFn| run_strided_reading(entry, v.residual_in_c);
+            // A residual in the output: the bits of the same values read
+            // from a buffer of their own, from each entry point.
+            if v.residual_in_c {
+                let mut pairs = vec![("", one_call.clone(), run_reading(f, false, m, false))];
+                if let (Some(entry), true) = (kernel.run_strided, strided) {
+                    pairs.push((
+                        " from the strided entry point",
+                        run_strided(entry),
+                        run_strided_reading(entry, false),
+                    ));
+                }
+                for (how, in_c, apart) in pairs {
+                    if let Some(at) = (0..c_len).find(|&at| in_c[at].to_bits() != apart[at].to_bits()) {
+                        return Err(format!(
+                            "{}: m={m} n={n} k={k} {v:?}: element {at}{how}: {} with the residual in the \
+                             output, {} with it in a buffer of its own",
+                            kernel.name, in_c[at], apart[at]
+                        ));
+                    }
+                }
+            }
             if let (Some(entry), true) = (kernel.run_strided, strided) {
                 let c = run_strided(entry);
                 if let Some(at) = (0..c_len).find(|&at| one_call[at].to_bits() != c[at].to_bits()) {
@@ -395,6 +452,9 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
             // Each also plain, so that the walks that need it run at every one
             // of these depths.
             tally.record(run_variant(kernel, oracle, m, n, k, case, plain_variant(case)));
+            // And with the residual in the output, which the walks read
+            // through the output's row pointers.
+            tally.record(run_variant(kernel, oracle, m, n, k, case, with_residual(plain_variant(case), true)));
             case += 1;
         }
     }
@@ -408,7 +468,7 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
         for n in [3 * nr, 2 * nr + nr / 2] {
             for cold in [A_COLD, A_STREAMED] {
                 let fetched = Variant { cold, ..plain_variant(case) };
-                for v in [fetched, Variant { residual: true, ..fetched }] {
+                for v in [fetched, with_residual(fetched, false), with_residual(fetched, true)] {
                     tally.record(run_variant(kernel, oracle, rows, n, 520, case, v));
                 }
             }
@@ -420,11 +480,11 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     // calls of more than two such chunks, at depths the walks take and
     // deeper, on columns that the dot walk takes (2), and that the general
     // kernels' walk takes (whole vectors: NR) or leaves (1 column).
-    // Each also with a residual.
+    // Each also with a residual, in a buffer of its own and in the output.
     if kernel.run_strided.is_some() {
         for (n, k) in [(1, 17), (2, 17), (2, 65), (nr, 17), (nr, 257)] {
             let plain = plain_variant(case);
-            for v in [plain, Variant { residual: true, ..plain }] {
+            for v in [plain, with_residual(plain, false), with_residual(plain, true)] {
                 tally.record(run_variant(kernel, oracle, 2 * 240 + mr + 1, n, k, case, v));
             }
             case += 1;
