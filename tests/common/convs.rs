@@ -99,8 +99,12 @@ pub fn check_case(case: &Case, isa: Isa, seed: u64) -> Result<(), String> {
         .pack_for(isa, &data.weights, case.order, data.bias.as_deref())
         .map_err(|e| format!("{case:?}: pack failed: {e}"))?;
     let (output, info) = data.run(case, &packed, Some(isa))?;
-    if let Some(in_output) = data.run_residual_in_output(case, &packed, Some(isa)) {
-        let in_output = in_output?;
+    // The same residual in the output: checked against the reference below
+    // too, and natively the same bits. (Miri perturbs `exp` and `tanh` by a
+    // few ulp at each call, as another libm might differ, so there the
+    // activations built on them differ from call to call.)
+    let in_output = data.run_residual_in_output(case, &packed, Some(isa)).transpose()?;
+    if let Some(in_output) = in_output.as_ref().filter(|_| !cfg!(miri)) {
         if let Some(at) = (0..output.len()).find(|&at| output[at].to_bits() != in_output[at].to_bits()) {
             return Err(format!(
                 "{case:?} on {}: element {at}: {} with the residual in a tensor of its own, {} with it in the output",
@@ -150,10 +154,14 @@ pub fn check_case(case: &Case, isa: Isa, seed: u64) -> Result<(), String> {
             }
         }
     }
-    for (at, &got) in output.iter().enumerate() {
+    let outputs = std::iter::once(("", &output)).chain(in_output.as_ref().map(|o| (" (residual in the output)", o)));
+    for (what, at, got) in outputs.flat_map(|(what, o)| o.iter().enumerate().map(move |(at, &got)| (what, at, got))) {
         if !written[at] {
             if got.to_bits() != SENTINEL.to_bits() {
-                return Err(format!("{case:?} on {}: element {at} is outside the output but was written", isa.name()));
+                return Err(format!(
+                    "{case:?} on {}{what}: element {at} is outside the output but was written",
+                    isa.name()
+                ));
             }
             continue;
         }
@@ -163,7 +171,7 @@ pub fn check_case(case: &Case, isa: Isa, seed: u64) -> Result<(), String> {
             + 1e-6;
         if !approx::abs_diff_eq!(got as f64, want, epsilon = bound) {
             return Err(format!(
-                "{case:?} on {}: element {at}: got {got}, reference {want}, bound {bound:e}",
+                "{case:?} on {}{what}: element {at}: got {got}, reference {want}, bound {bound:e}",
                 isa.name()
             ));
         }
