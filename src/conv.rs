@@ -260,6 +260,7 @@ pub struct RunOptions {
 /// its own, and 1.2-2.1% with the residual in the output (`cargo run
 /// --release --example epilogue_cost`).
 #[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
 pub enum Residual<'a> {
     /// No residual: `out = act(conv + bias)`.
     #[default]
@@ -270,7 +271,9 @@ pub enum Residual<'a> {
     /// The output's own values on entry, in the channels the call writes:
     /// `out = act(conv + bias + out)`, as oneDNN's sum post-op. Each value is
     /// read before it is overwritten, and the result has the same bits as
-    /// with a copy of it passed as [`Residual::Tensor`].
+    /// with a copy of it passed as [`Residual::Tensor`]. The call is not
+    /// idempotent: run twice, it adds the convolution twice (and a [`Plan`]
+    /// whose tasks did not all run leaves the residual in their outputs).
     InOutput,
 }
 
@@ -374,11 +377,11 @@ impl PackedConv {
     /// Runs with the residual in the output (`out = act(conv + bias + out)`,
     /// [`Residual::InOutput`]): `output`'s channels
     /// `channel_offset..+out_channels` hold the residual on entry and the
-    /// result on return.
+    /// result on return (so a second call adds the convolution again).
     ///
     /// # Errors
     /// As [`PackedConv::run`].
-    pub fn run_residual_in_place(&self, input: Tensor<'_>, output: TensorMut<'_>) -> Result<RunInfo> {
+    pub fn run_residual_in_output(&self, input: Tensor<'_>, output: TensorMut<'_>) -> Result<RunInfo> {
         self.run_with(input, output, Residual::InOutput, &RunOptions::default())
     }
 

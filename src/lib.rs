@@ -10,7 +10,7 @@
 //! 3. Run it on every call: [`PackedConv::run_nhwc`], or [`PackedConv::run`] for
 //!    NHWC, NCHW and NCHWc tensors ([`TensorDesc`]), channel slices and
 //!    concatenation targets, and [`PackedConv::run_residual`] for a fused skip
-//!    connection ([`PackedConv::run_residual_in_place`] when the output holds
+//!    connection ([`PackedConv::run_residual_in_output`] when the output holds
 //!    the skip connection's values: [`Residual::InOutput`], the cheaper one).
 //!
 //! Every bad input gives an [`Error`] before anything is written. Calls do no

@@ -143,15 +143,24 @@ fn plan_on_two_threads() {
     let in_desc = TensorDesc::new(Layout::Nchwc(8), 1, 2, 3, 6);
     let out_desc = TensorDesc::new(Layout::Nchwc(8), 1, 2, 3, 11).with_channel_offset(1);
     let input: Vec<f32> = (0..in_desc.len().unwrap()).map(|_| rng.f32()).collect();
-    for isa in isas() {
+    // Each also with the residual in the output (the 0.5 it starts as):
+    // each task then reads the outputs it writes, beside the other tasks'
+    // writes to the same NCHWc blocks.
+    for (isa, residual) in isas().into_iter().flat_map(|isa| [(isa, Residual::None), (isa, Residual::InOutput)]) {
         let packed = conv.pack_for(isa, &weights, WeightOrder::OutIn, None).unwrap();
         let mut single = vec![0.5f32; out_desc.len().unwrap()];
-        packed.run(Tensor::new(&input, in_desc), TensorMut::new(&mut single, out_desc)).unwrap();
+        packed
+            .run_with(
+                Tensor::new(&input, in_desc),
+                TensorMut::new(&mut single, out_desc),
+                residual,
+                &RunOptions::default(),
+            )
+            .unwrap();
 
         let mut output = vec![0.5f32; out_desc.len().unwrap()];
-        let plan = packed
-            .plan(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), Residual::None, 2)
-            .unwrap();
+        let plan =
+            packed.plan(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), residual, 2).unwrap();
         assert!(plan.task_count() >= 3, "one task per group at least");
         std::thread::scope(|s| {
             for worker in 0..2 {
@@ -171,7 +180,20 @@ fn plan_on_two_threads() {
         });
         assert!(!plan.run_task(0), "a task ran twice");
         assert!(!plan.run_task(usize::MAX), "an out-of-range task ran");
-        assert!(single.iter().zip(&output).all(|(a, b)| a.to_bits() == b.to_bits()), "{}", isa.name());
+        assert!(single.iter().zip(&output).all(|(a, b)| a.to_bits() == b.to_bits()), "{} {residual:?}", isa.name());
+        if let Residual::InOutput = residual {
+            // The bits of the same residual in a tensor of its own.
+            let skip = vec![0.5f32; out_desc.len().unwrap()];
+            let mut apart = vec![0.5f32; out_desc.len().unwrap()];
+            packed
+                .run_residual(
+                    Tensor::new(&input, in_desc),
+                    TensorMut::new(&mut apart, out_desc),
+                    Tensor::new(&skip, out_desc),
+                )
+                .unwrap();
+            assert!(apart.iter().zip(&output).all(|(a, b)| a.to_bits() == b.to_bits()), "{}", isa.name());
+        }
     }
 }
 

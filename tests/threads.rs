@@ -20,24 +20,37 @@ fn setup(layer: &suite::Layer, activation: Activation) -> (PackedConv, Vec<f32>)
 }
 
 fn run(packed: &PackedConv, layer: &suite::Layer, input: &[f32], threads: Threads) -> Vec<f32> {
-    run_residual_in_output(packed, layer, input, threads, false)
+    run_with_skip(packed, layer, input, threads, Skip::None)
 }
 
-/// [`run`], with a residual in the output (which then starts as one) when
-/// `in_output` is set.
-fn run_residual_in_output(
-    packed: &PackedConv,
-    layer: &suite::Layer,
-    input: &[f32],
-    threads: Threads,
-    in_output: bool,
-) -> Vec<f32> {
-    let mut out: Vec<f32> = (0..layer.output_desc().len().unwrap()).map(|i| (i % 7) as f32 * 0.25 - 0.75).collect();
+/// The residual of a call of [`run_with_skip`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Skip {
+    None,
+    /// [`skip_values`] in the output.
+    InOutput,
+    /// [`skip_values`] in a tensor of their own.
+    Apart,
+}
+
+/// A residual for `layer`'s output.
+fn skip_values(layer: &suite::Layer) -> Vec<f32> {
+    (0..layer.output_desc().len().unwrap()).map(|i| (i % 7) as f32 * 0.25 - 0.75).collect()
+}
+
+/// [`run`] with a residual, the output starting as [`skip_values`].
+fn run_with_skip(packed: &PackedConv, layer: &suite::Layer, input: &[f32], threads: Threads, skip: Skip) -> Vec<f32> {
+    let mut out = skip_values(layer);
+    let apart = skip_values(layer);
     packed
         .run_with(
             Tensor::new(input, layer.input_desc()),
             TensorMut::new(&mut out, layer.output_desc()),
-            if in_output { Residual::InOutput } else { Residual::None },
+            match skip {
+                Skip::None => Residual::None,
+                Skip::InOutput => Residual::InOutput,
+                Skip::Apart => Residual::Tensor(Tensor::new(&apart, layer.output_desc())),
+            },
             &RunOptions { threads, ..RunOptions::default() },
         )
         .unwrap();
@@ -75,10 +88,18 @@ fn results_are_bitwise_identical_for_every_thread_count() {
     for layer in layers() {
         let (packed, input) = setup(&layer, Activation::Silu);
         // And with a residual in the output: each task reads the outputs it
-        // writes, and no other task's.
-        for in_output in [false, true] {
-            let run = |threads| run_residual_in_output(&packed, &layer, &input, threads, in_output);
+        // writes, and no other task's (the bits of the residual apart).
+        for skip in [Skip::None, Skip::InOutput] {
+            let run = |threads| run_with_skip(&packed, &layer, &input, threads, skip);
             let single = run(Threads::Single);
+            if skip == Skip::InOutput {
+                let apart = run_with_skip(&packed, &layer, &input, Threads::Single, Skip::Apart);
+                assert!(
+                    single.iter().zip(&apart).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{}: the residual in the output differs from the same residual apart",
+                    layer.name
+                );
+            }
             for threads in
                 [Threads::Rayon(2), Threads::Rayon(3), Threads::Rayon(0), Threads::Count(2), Threads::Count(0)]
             {
@@ -90,8 +111,7 @@ fn results_are_bitwise_identical_for_every_thread_count() {
                 for (parallel, from) in [(inside, "inside"), (outside, "outside")] {
                     assert!(
                         single.iter().zip(&parallel).all(|(a, b)| a.to_bits() == b.to_bits()),
-                        "{}: {threads:?} called from {from} the pool differs from one thread (residual in the \
-                         output: {in_output})",
+                        "{}: {threads:?} called from {from} the pool differs from one thread ({skip:?})",
                         layer.name
                     );
                 }

@@ -270,12 +270,9 @@ impl Case {
             let ok = ok && data.len() == need && d.spatial() == expected_spatial;
             (data, d, ok)
         });
-        let run_ok = in_ok
-            && input.len() == in_need
-            && out_desc.spatial() == expected_spatial
-            && out_ok
-            && out_len == out_need
-            && residual.as_ref().is_none_or(|r| r.2);
+        let call_ok_but_residual =
+            in_ok && input.len() == in_need && out_desc.spatial() == expected_spatial && out_ok && out_len == out_need;
+        let run_ok = call_ok_but_residual && residual.as_ref().is_none_or(|r| r.2);
 
         // Special values.
         let (mut weights, mut bias, mut input) = (weights, bias, input);
@@ -308,6 +305,24 @@ impl Case {
             }
         }
         let residual_tensor = residual.as_ref().map(|(r, d, _)| Tensor::new(r, *d));
+        // The initial output of a call with the residual in it: the residual's
+        // values in the output's channels (the initial output without one).
+        let output_holding_residual = || {
+            let mut output = init_output(out_len);
+            if let Some((r, r_desc, _)) = residual.as_ref() {
+                for b in 0..self.batch {
+                    for co in 0..c.out_channels {
+                        for y in 0..ho {
+                            for x in 0..wo {
+                                output[element_offset(&out_desc, b, out_desc.channel_offset + co, y, x)] =
+                                    r[element_offset(r_desc, b, r_desc.channel_offset + co, y, x)];
+                            }
+                        }
+                    }
+                }
+            }
+            output
+        };
 
         // --- Invalid calls: an error, and the output untouched. ---
         if !run_ok || self.wrong_isa {
@@ -329,6 +344,21 @@ impl Case {
                     output.iter().zip(init_output(out_len)).all(|(a, b)| a.to_bits() == b.to_bits()),
                     "a failed call wrote to the output: {self:#?}"
                 );
+                // The residual in the output instead: as invalid, unless the
+                // residual tensor was what was wrong.
+                if !call_ok_but_residual || self.wrong_isa {
+                    let result = p.run_with(
+                        Tensor::new(&input, in_desc),
+                        TensorMut::new(&mut output, out_desc),
+                        Residual::InOutput,
+                        &RunOptions { expect_isa, ..RunOptions::default() },
+                    );
+                    assert!(result.is_err(), "an invalid call was accepted on {}: {self:#?}", p.isa().name());
+                    assert!(
+                        output.iter().zip(init_output(out_len)).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "a failed call wrote to the output: {self:#?}"
+                    );
+                }
                 // The task API validates the same way.
                 if !run_ok {
                     assert!(p
@@ -360,19 +390,9 @@ impl Case {
         };
         let outputs: Vec<Vec<f32>> = packed.iter().map(run).collect();
         // The same residual in the output: the same bits, on every ISA.
-        if let Some((r, r_desc, _)) = residual.as_ref() {
+        if residual.is_some() {
             for (p, separate) in packed.iter().zip(&outputs) {
-                let mut output = init_output(out_len);
-                for b in 0..self.batch {
-                    for co in 0..c.out_channels {
-                        for y in 0..ho {
-                            for x in 0..wo {
-                                output[element_offset(&out_desc, b, out_desc.channel_offset + co, y, x)] =
-                                    r[element_offset(r_desc, b, r_desc.channel_offset + co, y, x)];
-                            }
-                        }
-                    }
-                }
+                let mut output = output_holding_residual();
                 p.run_with(
                     Tensor::new(&input, in_desc),
                     TensorMut::new(&mut output, out_desc),
@@ -491,15 +511,17 @@ impl Case {
         }
 
         // --- Another way to make the same call must agree bit for bit. ---
+        // With a residual, sometimes the same one in the output.
         let which = (self.seed as usize) % packed.len();
         let p = &packed[which];
-        let mut output = init_output(out_len);
+        let in_output = residual.is_some() && (self.seed >> 9) & 1 == 1;
+        let mut output = if in_output { output_holding_residual() } else { init_output(out_len) };
+        let residual_arg = if in_output { Residual::InOutput } else { residual_tensor.into() };
         let tensor_in = Tensor::new(&input, in_desc);
         match self.mode {
             0 => {
-                let plan = p
-                    .plan(tensor_in, TensorMut::new(&mut output, out_desc), residual_tensor.into(), self.threads)
-                    .unwrap();
+                let plan =
+                    p.plan(tensor_in, TensorMut::new(&mut output, out_desc), residual_arg, self.threads).unwrap();
                 for task in (0..plan.task_count()).rev() {
                     assert!(plan.run_task(task));
                 }
@@ -513,13 +535,14 @@ impl Case {
                 p.run_with(
                     tensor_in,
                     TensorMut::new(&mut output, out_desc),
-                    residual_tensor.into(),
+                    residual_arg,
                     &RunOptions { threads, ..RunOptions::default() },
                 )
                 .unwrap();
             }
             2 => {
                 match residual_tensor {
+                    Some(_) if in_output => p.run_residual_in_output(tensor_in, TensorMut::new(&mut output, out_desc)),
                     Some(r) => p.run_residual(tensor_in, TensorMut::new(&mut output, out_desc), r),
                     None => p.run(tensor_in, TensorMut::new(&mut output, out_desc)),
                 }

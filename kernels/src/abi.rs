@@ -55,15 +55,16 @@
 //!   past `n` may be anything).
 //! * No C element aliases another C element of the call, or an A, B or bias
 //!   element, or an R element other than its own: `R[i][j]` may be `C[i][j]`
-//!   itself (a residual in the output, as oneDNN's sum post-op), and is then
-//!   read before `C[i][j]` is written.
+//!   itself (a residual in the output, as oneDNN's sum post-op).
 //!
 //! The kernel guarantees:
 //! * It **reads** only `a_rows[0..m]`, `c_rows[0..m]`, `r_rows[0..m]`, the A and R
 //!   elements of rows `i < m`, columns `j < n`, depth `p < k`, the panels' floats,
 //!   the bias floats, and the C elements of the tile when `accumulate` is set.
-//!   Row pointers past `m` are never read: a short last row tile clamps its
-//!   row pointers to row `m - 1`, computing duplicate rows that are thrown away.
+//!   Row pointers past `m` are never read: a tile that reads activation row
+//!   pointers clamped to row `m - 1` computes duplicate rows, which are never
+//!   stored (with `R` aliasing `C`, a duplicate's residual may be an output
+//!   already written).
 //! * It **writes** exactly the C elements `(i, j)` with `i < m`, `j < n`, each
 //!   once, and nothing else: no padding column, no neighbouring channel, no row
 //!   beyond `m`. It reads `R[i][j]` (and `C[i][j]` under `accumulate`) before

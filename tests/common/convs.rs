@@ -262,13 +262,16 @@ impl CaseData {
         Some(result.map(|_| output).map_err(|e| format!("{case:?}: run with the residual in the output failed: {e}")))
     }
 
-    /// The output of the kernel named `kernel` on this data.
-    pub fn output_on_kernel(&self, case: &Case, kernel: &str) -> Result<Vec<f32>, String> {
+    /// The outputs of the kernel named `kernel` on this data: of
+    /// [`CaseData::run`], and for a case with a residual also of
+    /// [`CaseData::run_residual_in_output`].
+    pub fn outputs_on_kernel(&self, case: &Case, kernel: &str) -> Result<Vec<Vec<f32>>, String> {
         let packed = case
             .conv
             .pack_for_kernel(kernel, &self.weights, case.order, self.bias.as_deref())
             .map_err(|e| format!("{case:?}: pack for {kernel} failed: {e}"))?;
-        Ok(self.run(case, &packed, None)?.0)
+        let in_output = self.run_residual_in_output(case, &packed, None).transpose()?;
+        Ok(std::iter::once(self.run(case, &packed, None)?.0).chain(in_output).collect())
     }
 }
 
