@@ -102,8 +102,13 @@ pub fn check_case(case: &Case, isa: Isa, seed: u64) -> Result<(), String> {
     // The same residual in the output: checked against the reference below
     // too, and natively the same bits. (Miri perturbs `exp` and `tanh` by a
     // few ulp at each call, as another libm might differ, so there the
-    // activations built on them differ from call to call.)
-    let in_output = data.run_residual_in_output(case, &packed, Some(isa)).transpose()?;
+    // activations built on them differ from call to call.) Under Miri, in a
+    // quarter of the cases: in all of them, it added 100 s to CI's Miri step.
+    let in_output = if cfg!(miri) && !seed.is_multiple_of(4) {
+        None
+    } else {
+        data.run_residual_in_output(case, &packed, Some(isa)).transpose()?
+    };
     if let Some(in_output) = in_output.as_ref().filter(|_| !cfg!(miri)) {
         if let Some(at) = (0..output.len()).find(|&at| output[at].to_bits() != in_output[at].to_bits()) {
             return Err(format!(
