@@ -20,6 +20,27 @@ pub fn element_offset(desc: &TensorDesc, b: usize, c: usize, y: usize, x: usize)
     }
 }
 
+/// Copies channels `src_desc.channel_offset..+channels` of `src` to channels
+/// `dst_desc.channel_offset..+channels` of `dst`, element by element, and
+/// touches nothing else of `dst` (padding lanes and other channels keep their
+/// values, unlike [`crate::convert`]). The two have the same batch, height and
+/// width; the tests use it to put a residual into an output.
+///
+/// Panics on inconsistent inputs: it is a test tool, not an API.
+pub fn copy_channels(src: &[f32], src_desc: &TensorDesc, dst: &mut [f32], dst_desc: &TensorDesc, channels: usize) {
+    assert_eq!(src_desc.spatial(), dst_desc.spatial(), "batch, height and width differ");
+    for b in 0..src_desc.batch {
+        for c in 0..channels {
+            for y in 0..src_desc.height {
+                for x in 0..src_desc.width {
+                    dst[element_offset(dst_desc, b, dst_desc.channel_offset + c, y, x)] =
+                        src[element_offset(src_desc, b, src_desc.channel_offset + c, y, x)];
+                }
+            }
+        }
+    }
+}
+
 /// Computes the convolution in f64 and returns the f64 output for every
 /// element of `out_desc`'s buffer. Elements the convolution does not write
 /// keep the value they have in `out_init` (so the caller can check that

@@ -21,7 +21,7 @@ use common::convs::{ACTIVATIONS, LAYOUTS};
 use common::sweep::Rng;
 use pointwise::kernels::abi::{StridedArgs, A_COLD, A_STREAMED, A_WARM};
 use pointwise::kernels::{KernelFn, Strides, TileArgs, KERNELS};
-use pointwise::reference::element_offset;
+use pointwise::reference::{copy_channels, element_offset};
 use pointwise::{dispatch, Conv1x1, Layout, Residual, RunOptions, Tensor, TensorDesc, TensorMut, WeightOrder};
 
 /// `f32` buffers with an inaccessible page on each side.
@@ -255,16 +255,7 @@ fn run_guarded(
     // up to its last element too: the same bits.
     if let Some(r_desc) = res_desc {
         let mut in_output = vec![SENTINEL; out_desc.len().unwrap()];
-        for b in 0..s.batch {
-            for y in 0..ho {
-                for x in 0..wo {
-                    for co in 0..s.cout {
-                        in_output[element_offset(&out_desc, b, out_desc.channel_offset + co, y, x)] =
-                            residual_values[element_offset(&r_desc, b, r_desc.channel_offset + co, y, x)];
-                    }
-                }
-            }
-        }
+        copy_channels(&residual_values, &r_desc, &mut in_output, &out_desc, s.cout);
         let mut output = Guarded::new(in_output.len(), placement, |i| in_output[i]);
         packed
             .run_with(

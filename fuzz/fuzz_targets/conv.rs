@@ -25,7 +25,7 @@
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use pointwise::reference::{conv1x1_f64, element_offset};
+use pointwise::reference::{conv1x1_f64, copy_channels, element_offset};
 use pointwise::{
     dispatch, Activation, Conv1x1, Isa, Layout, PackedConv, Residual, RunOptions, Tensor, TensorDesc, TensorMut,
     Threads, WeightOrder,
@@ -310,16 +310,7 @@ impl Case {
         let output_holding_residual = || {
             let mut output = init_output(out_len);
             if let Some((r, r_desc, _)) = residual.as_ref() {
-                for b in 0..self.batch {
-                    for co in 0..c.out_channels {
-                        for y in 0..ho {
-                            for x in 0..wo {
-                                output[element_offset(&out_desc, b, out_desc.channel_offset + co, y, x)] =
-                                    r[element_offset(r_desc, b, r_desc.channel_offset + co, y, x)];
-                            }
-                        }
-                    }
-                }
+                copy_channels(r, r_desc, &mut output, &out_desc, c.out_channels);
             }
             output
         };

@@ -7,7 +7,7 @@
 //! few ulp for the activation itself. So the bound grows with K, and a dropped
 //! or doubled term (about `S/K` on average) is far outside it.
 
-use pointwise::reference::{conv1x1_f64, element_offset};
+use pointwise::reference::{conv1x1_f64, copy_channels, element_offset};
 use pointwise::{
     Activation, Conv1x1, Isa, Layout, PackedConv, Residual, RunInfo, RunOptions, Tensor, TensorDesc, TensorMut,
     WeightOrder,
@@ -248,16 +248,7 @@ impl CaseData {
         let (residual, res_desc) = (self.residual.as_ref()?, self.res_desc?);
         let d = &self.out_desc;
         let mut output = vec![SENTINEL; d.len().unwrap()];
-        for b in 0..d.batch {
-            for c in 0..case.conv.out_channels {
-                for y in 0..d.height {
-                    for x in 0..d.width {
-                        output[element_offset(d, b, d.channel_offset + c, y, x)] =
-                            residual[element_offset(&res_desc, b, c, y, x)];
-                    }
-                }
-            }
-        }
+        copy_channels(residual, &res_desc, &mut output, d, case.conv.out_channels);
         let result = packed.run_with(
             Tensor::new(&self.input, self.in_desc),
             TensorMut::new(&mut output, *d),
