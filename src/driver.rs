@@ -134,15 +134,25 @@ impl Call<'_> {
         let row_step_bytes = 4 * self.input.2.pixel * self.desc.stride[1];
         cache::l1d().rows_alias(self.kernel.mr, row_step_bytes)
     }
+    /// True when the residual rows of a tile alias in L1 as
+    /// [`Call::rows_alias_in_l1`] says of activation rows (a residual and an
+    /// output of 1024 channels, say): the kernel loads all of a tile's
+    /// residual lines in its epilogue, before it stores the tile's output
+    /// lines, and with more rows than a set has ways they evict each other
+    /// there. Such calls go to the kernel in calls of at most
+    /// `cache::l1d().ways` rows (see `run_block`).
+    fn residual_rows_alias_in_l1(&self) -> bool {
+        self.residual.as_ref().is_some_and(|(_, _, r)| cache::l1d().rows_alias(self.kernel.mr, 4 * r.pixel))
+    }
     /// The `a_cold` hint of a block's first read of its rows: whether the
     /// activations the call reads are larger than twice L2, so that most of
     /// them stream from L3 or memory rather than stay in L2 from the layer
     /// before.
     ///
-    /// Twice rather than once: resnet50.s3.reduce (1.6 MiB of input, 1 MiB
+    /// Twice rather than once: resnet50.s3.reduce (1.5 MiB of input, 1 MiB
     /// L2) lost 1-3.5% with the AVX-512 kernel's walk fetching its rows
     /// ahead (`walk_streams` in the kernels' crate), where its batch of 2
-    /// (3.2 MiB) moved within ±1% and of 8 gained 5-6% (Zen 4, one
+    /// (3.1 MiB) moved within ±1% and of 8 gained 5-6% (Zen 4, one
     /// process). The dot kernels, the other ones that follow the hint, were
     /// not measured between once and twice L2, where the hint changed for
     /// them (at 4 MiB, prefetching into L2 or L1 moved within the noise).
@@ -170,7 +180,11 @@ impl Call<'_> {
         // them in calls of at most `cache::l1d().ways` rows (see
         // `run_block`), where the strided walk would take the kernel's full
         // tiles; a call of one pixel has no rows to stride over.
-        if self.k() > self.kernel.strided_depth || self.pixels() < 2 || self.rows_alias_in_l1() {
+        if self.k() > self.kernel.strided_depth
+            || self.pixels() < 2
+            || self.rows_alias_in_l1()
+            || self.residual_rows_alias_in_l1()
+        {
             return None;
         }
         let d = &self.out_desc;
@@ -588,7 +602,19 @@ unsafe fn run_block(
     // 4): s4.reduce 111-112 to 115 GFLOP/s, s5.reduce 114 to 115-116; at
     // stride 2 the copy stays ahead (calls of 8 rows against it:
     // s4.downsample 1-2% slower, s5.downsample 3-6%).
-    let rows_per_call = if gather.is_none() && call.rows_alias_in_l1() { cache::l1d().ways } else { count };
+    // So do the calls of a residual whose rows alias, such as ResNet-50's
+    // s4.expand (1024 channels: each row of residual and output 4 KiB from
+    // the next). Its bias + residual + ReLU cost over the plain layer, which
+    // keeps 12-row tiles, went from +3.8-4.5% to +1.5-2.5% with a residual
+    // tensor and from +0.7-1.2% to +0.2-0.8% with the residual in the output
+    // (`examples/epilogue_cost`, AVX-512 Zen 4 kernel, the builds alternated,
+    // three quiet runs of each); s5.expand (49 pixels, 2048 channels) moved
+    // within the noise.
+    let rows_per_call = if (gather.is_none() && call.rows_alias_in_l1()) || call.residual_rows_alias_in_l1() {
+        cache::l1d().ways
+    } else {
+        count
+    };
     let mut scratch = None;
     if let Some(gather) = gather {
         let stride = if gather == Gather::Planar { k } else { k + 16 };

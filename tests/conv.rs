@@ -254,8 +254,10 @@ fn strided_calls() {
 /// indirect entry point; two columns, which the dot walk leaves), and
 /// residuals in the other layouts, which must not be read as NHWC: in one
 /// image, the pixels of an NCHW residual are evenly spaced too, one float
-/// apart. Each also into a channel slice of a wider output, whose rows are
-/// further apart than the residual's.
+/// apart; residual rows 4 KiB apart, which go to the indirect entry point
+/// (see `strided_entry_is_taken_where_it_applies`). Each also into a channel
+/// slice of a wider output, whose rows are further apart than the
+/// residual's.
 #[test]
 fn strided_calls_with_residual() {
     for isa in dispatch::available_isas() {
@@ -268,6 +270,10 @@ fn strided_calls_with_residual() {
             (46, Conv1x1::new(24, 32), Layout::Nchw, 1),
             (47, Conv1x1::new(24, 48), Layout::Nchwc(8), 1),
             (48, Conv1x1::new(24, 16), Layout::Nchwc(16), 2),
+            // Residual and output rows 4 KiB apart, which kernels of more
+            // rows than an L1 set has ways read in calls of fewer rows (the
+            // slice below: only the residual's).
+            (49, Conv1x1::new(24, 1024).with_activation(Activation::Relu), Layout::Nhwc, 2),
         ] {
             let case = Case { residual: Some(residual), ..plain_case(conv, batch, 9, 15) };
             check_case(&case, isa, seed).unwrap();
@@ -292,7 +298,7 @@ fn strided_entry_is_taken_where_it_applies() {
     let yes: Applies = |_| true;
     let no: Applies = |_| false;
     for isa in dispatch::available_isas() {
-        let weights = vec![0.5; 300 * 32];
+        let weights = vec![0.5; 300 * 1024];
         for (conv, input, stride, residual, in_channels, size, applies) in [
             // The dot kernels (two output channels per group).
             (Conv1x1::new(24, 2), Layout::Nhwc, 1, false, 24, 9, yes),
@@ -315,6 +321,11 @@ fn strided_entry_is_taken_where_it_applies() {
             // calls of at most as many rows as an L1 set has ways, by
             // kernels of more rows than that (on x86-64, whose ways span 4 KiB).
             (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 1024, 3, |mr| !pointwise::l1d_rows_alias(mr, 4096)),
+            // Residual rows 4 KiB apart: the same, for the tile's residual
+            // lines, which its epilogue loads together; without a residual,
+            // such outputs take the strided entry point.
+            (Conv1x1::new(24, 1024), Layout::Nhwc, 1, true, 24, 3, |mr| !pointwise::l1d_rows_alias(mr, 4096)),
+            (Conv1x1::new(24, 1024), Layout::Nhwc, 1, false, 24, 3, yes),
             (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 24, 0, no),
         ] {
             // Size 0 stands for one pixel of one image.

@@ -301,7 +301,7 @@ pub unsafe fn f32_pw_6x16__avx2_fma_strided(s: &StridedArgs) {
 /// panel line it streams, where one panel per call reread the block's rows
 /// from L2 for every panel. The tile reads its rows from wherever they are
 /// on its first panel, and from L1 after that: walked without fetching the
-/// next tile's rows ([`walk_streams`]), resnet50.s3.reduce.batch8 (12.8 MiB
+/// next tile's rows ([`walk_streams`]), resnet50.s3.reduce.batch8 (12.25 MiB
 /// of input) ran at 95-99 GFLOP/s, against 104-108 one panel per call.
 ///
 /// # Safety

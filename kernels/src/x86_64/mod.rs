@@ -160,7 +160,7 @@ pub(crate) const STREAM_ROWS_DEPTH: usize = 512;
 /// [`STREAM_ROWS_DEPTH`] and more, for tiles of at least half `mr` rows whose rows do not alias in L1.
 /// Such a tile is long enough (16 steps per line of its rows) to fetch the
 /// next one's in time.
-/// Measured on resnet50.s3.reduce.batch8 (K = 512, 12.8 MiB of input; Zen 4):
+/// Measured on resnet50.s3.reduce.batch8 (K = 512, 12.25 MiB of input; Zen 4):
 /// 12x32 AVX-512 from 104 to 108 GFLOP/s, 6x16 AVX2 from 100 to 108 (both
 /// kernels walk that layer since, and fetch its rows as
 /// [`walk::walk_streams`] says).

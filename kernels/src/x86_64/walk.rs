@@ -44,10 +44,15 @@ use crate::abi::{A_COLD, A_STREAMED};
 ///   +8.6-11%.
 ///
 /// The prefetches themselves cost 2-5% of s2.expand (prefetching without
-/// the loads). What remains is likely L1 associativity on the deeper layers
-/// (a 12-row tile's residual and output rows 2 or 4 KiB apart fall in 2 or
-/// 1 sets of 8 ways per line on Zen 4) and the traffic of 3 MiB of residual
-/// besides 3 MiB of output on s2.expand.
+/// the loads). What remains is the traffic of 3 MiB of residual besides 3
+/// MiB of output on s2.expand, and L1 associativity where a 12-row tile's
+/// residual and output rows are 4 KiB apart (1024 channels: every row's
+/// line in one set of 8 ways on Zen 4), which the driver now avoids by
+/// handing such tiles to the kernel in calls of 8 rows (s4.expand from
+/// +3.8-4.5% to +1.5-2.5%; `residual_rows_alias_in_l1` in the driver).
+/// Non-temporal stores for the output (no read for ownership, as with the
+/// residual in the output; an experiment) left s2.expand as it was (+6.2%
+/// against +5.2-6.5%).
 const RESIDUAL_PREFETCH_STEPS: usize = 32;
 
 /// The vector operations of one register width that the walk uses.
@@ -152,7 +157,7 @@ const _: () = assert!(STREAM_PIECES <= 9);
 /// The 6x16 AVX2 kernel streams from [`A_COLD`], the 12x32 AVX-512 kernel
 /// from [`A_STREAMED`]. Measured on Zen 4 (1 MiB L2), one thread, the
 /// variants timed in turn in one process (two runs), resnet50.s3.reduce at
-/// batches 1, 2 and 8 (1.6, 3.2 and 12.8 MiB of input), against no fetch
+/// batches 1, 2 and 8 (1.6, 3.2 and 12.25 MiB of input), against no fetch
 /// ahead and against a panel's share fetched at once (with the output
 /// lines):
 /// * AVX2: batch 8 +9.1-9.4% and +2-3%, batch 2 +1.8-1.9% and +0.7-2.2%,
@@ -162,7 +167,7 @@ const _: () = assert!(STREAM_PIECES <= 9);
 /// * AVX-512: batch 8 +5.2-5.9% and +3.6-3.9%; batch 2 +0.1 and −0.7%,
 ///   batch 1 −1.0 and −3.5% (hence [`A_STREAMED`] from twice L2, in the
 ///   driver); batch 4 and 16 +4.2-6.1%. The output lines alone were 1-3% of
-///   the gain from batch 4 up: 3.2 MiB of output at batch 8 is in no cache
+///   the gain from batch 4 up: 3.1 MiB of output at batch 8 is in no cache
 ///   when it is written.
 ///
 /// Against the build before (the AVX2 walk fetched a panel's share at once
@@ -177,7 +182,18 @@ const _: () = assert!(STREAM_PIECES <= 9);
 /// pointers were reloaded from the stack at every k step. Also tried: k
 /// loops in chunks of 16 or 64 steps (a stop at a test of the index's low
 /// bits), each fetching a few rows' lines: batch 8 no faster than no fetch
-/// on AVX-512 (builds alternated).
+/// on AVX-512 (builds alternated). And, with temporary switches timed in
+/// turn in one process (AVX-512, batch 8, two runs each, 2026-11-27): 2, 8
+/// or 16 pieces instead of 4 (−0.6%, −2%, −6%: the k loop's restarts cost
+/// more than finer shares gain; one piece −0.3 to −0.7%); the tile after
+/// the next one fetched as well (±0.2%); a call's last tile fetching the
+/// next block's first rows (±0.4%); non-temporal output stores (−2.3 to
+/// −3.0%). What the batch of 8 still loses is its streams:
+/// `examples/batch_streams.rs` (one call per image, each with its own input
+/// and output, or reading one image's input or writing one image's output
+/// again and again) puts the input's cost at 5-7% and the output's at 2.5-5%
+/// without a fetch ahead, and the one call over the batch, which fetches,
+/// 4-6% below the calls that read and write cached images (three runs).
 #[inline(always)]
 pub(crate) fn walk_streams(t: &TileArgs, mr: usize, from: u32) -> bool {
     t.a_cold >= from && super::streams_rows(t, mr)
