@@ -2,16 +2,18 @@
 //! default resnet50.s3.reduce) at `IMAGES` images (default 8, the suite's
 //! batch of 8), timed as one call over the batch, and as one call per image
 //! in four ways: each image's own input and output (what the batch reads and
-//! writes), every call reading image 0's input ("input hot": it stays in L2
-//! and L3 from call to call), every call writing image 0's output ("output
-//! hot"), and both. In turn in one process, one thread, as shares of the FMA
-//! peak measured in the same process.
+//! writes), every call reading image 0's input ("input hot": it stays in the
+//! caches, L3 and partly L2, from call to call), every call writing image
+//! 0's output ("output hot"), and both. In turn in one process, one thread,
+//! as shares of the FMA peak measured in the same process.
 //!
 //! The gap between the first and the last of the per-image ways is what the
 //! batch's input and output streams cost beyond the caches; the gap between
-//! "input hot" and "output hot" says which stream costs more. The one call
-//! streams its rows ahead (`A_STREAMED`: more than twice L2 of input), which
-//! one-image calls of 1.5 MiB do not.
+//! "input hot" and "output hot" says which stream costs more. The 12x32
+//! AVX-512 kernel fetches the next tile's rows ahead where a call's input is
+//! more than twice L2 (`A_STREAMED`): the one call over the default layer's
+//! batch does, its one-image calls (1.5 MiB each) do not. (The 6x16 AVX2
+//! kernel, with `POINTWISE_ISA=avx2`, fetches ahead in both.)
 //!
 //! `cargo run --release --example batch_streams` (`LAYER=... IMAGES=...`)
 
@@ -21,15 +23,26 @@ use pointwise::measure::{fill, time_medians_interleaved};
 use pointwise::{suite, Tensor, TensorMut, WeightOrder};
 
 fn main() {
-    let name = std::env::var("LAYER").unwrap_or("resnet50.s3.reduce".into());
-    let images: usize = match std::env::var("IMAGES").map(|s| s.parse()) {
-        Err(_) => 8,
-        Ok(Ok(n)) if n >= 1 => n,
-        Ok(_) => return eprintln!("IMAGES takes a positive whole number"),
+    let name = match std::env::var("LAYER") {
+        Err(std::env::VarError::NotPresent) => "resnet50.s3.reduce".to_string(),
+        Ok(name) => name,
+        Err(e) => {
+            eprintln!("LAYER: {e}");
+            std::process::exit(2);
+        }
+    };
+    let images: usize = match std::env::var("IMAGES") {
+        Err(std::env::VarError::NotPresent) => 8,
+        Ok(text) if text.parse::<usize>().is_ok_and(|n| n >= 1) => text.parse().unwrap(),
+        _ => {
+            eprintln!("IMAGES takes a positive whole number");
+            std::process::exit(2);
+        }
     };
     let layers = suite::parse(suite::PUBLIC_SUITE).expect("the public suite parses");
     let Some(layer) = layers.iter().find(|l| l.name == name && l.batch == 1) else {
-        return eprintln!("no layer of one image named {name} in the public suite");
+        eprintln!("LAYER: no layer of one image named {name:?} in the public suite");
+        std::process::exit(2);
     };
     let conv = layer.conv;
     let packed = conv

@@ -232,8 +232,10 @@ pub struct RunInfo {
     pub nr: usize,
     /// True when the kernel's strided entry point ran the call
     /// (`Kernel::run_strided`): NHWC at stride 1 (an NHWC residual too), two
-    /// pixels or more, a depth up to the kernel's `strided_depth`, rows that
-    /// do not alias in L1, on a kernel that has one. The kernel then found
+    /// pixels or more, a depth up to the kernel's `strided_depth`, activation
+    /// and residual rows that do not alias in L1 (rows 4 KiB apart on x86-64
+    /// for a kernel of more rows than an L1 set has ways), on a kernel that
+    /// has one. The kernel then found
     /// each pixel by its stride, and no row pointer arrays were written.
     pub strided: bool,
 }
@@ -255,10 +257,11 @@ pub struct RunOptions {
 /// each output line before it writes it, and a store that misses the cache
 /// reads its line in any case. A residual tensor of its own is one more
 /// stream. On Zen 4 (12x32 AVX-512 kernel, the ways timed in turn in one
-/// process, three runs), bias + residual + ReLU cost resnet50.s2.expand (3
-/// MiB of output) 3.6-9.0% over the plain layer with a residual tensor of
-/// its own, and 1.2-2.1% with the residual in the output (`cargo run
-/// --release --example epilogue_cost`).
+/// process, three quiet runs), bias + residual + ReLU cost resnet50.s2.expand
+/// (3 MiB of output) 2.9-4.6% over the plain layer with a residual tensor of
+/// its own, and 0.7-0.9% with the residual in the output; the 6x16 AVX2
+/// kernel 7.7-9.8% and 3.2-3.5% (`cargo run --release --example
+/// epilogue_cost`).
 #[derive(Clone, Copy, Debug, Default)]
 #[non_exhaustive]
 pub enum Residual<'a> {

@@ -135,14 +135,20 @@ impl Call<'_> {
         cache::l1d().rows_alias(self.kernel.mr, row_step_bytes)
     }
     /// True when the residual rows of a tile alias in L1 as
-    /// [`Call::rows_alias_in_l1`] says of activation rows (a residual and an
-    /// output of 1024 channels, say): the kernel loads all of a tile's
-    /// residual lines in its epilogue, before it stores the tile's output
-    /// lines, and with more rows than a set has ways they evict each other
-    /// there. Such calls go to the kernel in calls of at most
-    /// `cache::l1d().ways` rows (see `run_block`).
+    /// [`Call::rows_alias_in_l1`] says of activation rows (a residual of
+    /// 1024 channels, or an output of 1024 for the residual in the output):
+    /// the kernel loads the same line of every row of a tile in its
+    /// epilogue, before it stores the tile's output lines, and with more
+    /// rows than a set has ways they evict each other there. Such calls go
+    /// to the kernel in calls of at most `cache::l1d().ways` rows (see
+    /// `run_block`), but only at depths up to the kernel's `strided_depth`,
+    /// the calls that the strided walk would take otherwise (where this was
+    /// measured): deeper, the k loop dwarfs the epilogue (s5.expand, K =
+    /// 512, moved within the noise either way), and a call of one tile
+    /// would leave the walk no next tile to fetch rows for.
     fn residual_rows_alias_in_l1(&self) -> bool {
-        self.residual.as_ref().is_some_and(|(_, _, r)| cache::l1d().rows_alias(self.kernel.mr, 4 * r.pixel))
+        self.k() <= self.kernel.strided_depth
+            && self.residual.as_ref().is_some_and(|(_, _, r)| cache::l1d().rows_alias(self.kernel.mr, 4 * r.pixel))
     }
     /// The `a_cold` hint of a block's first read of its rows: whether the
     /// activations the call reads are larger than twice L2, so that most of
@@ -173,13 +179,15 @@ impl Call<'_> {
     /// contiguous and every pixel a fixed distance from the one before, in
     /// the input, the output and the residual if any (NHWC at stride 1); and
     /// the driver's policy takes it: a depth up to the kernel's
-    /// `strided_depth`, two pixels or more, rows that do not alias in L1.
+    /// `strided_depth`, two pixels or more, activation and residual rows
+    /// that do not alias in L1.
     fn strided_rows(&self) -> Option<StridedCall> {
         let run = self.kernel.run_strided?;
-        // Rows that alias in L1 go to the indirect entry point, which reads
-        // them in calls of at most `cache::l1d().ways` rows (see
-        // `run_block`), where the strided walk would take the kernel's full
-        // tiles; a call of one pixel has no rows to stride over.
+        // Activation or residual rows that alias in L1 go to the indirect
+        // entry point, which reads them in calls of at most
+        // `cache::l1d().ways` rows (see `run_block`), where the strided walk
+        // would take the kernel's full tiles; a call of one pixel has no rows
+        // to stride over.
         if self.k() > self.kernel.strided_depth
             || self.pixels() < 2
             || self.rows_alias_in_l1()
@@ -602,14 +610,20 @@ unsafe fn run_block(
     // 4): s4.reduce 111-112 to 115 GFLOP/s, s5.reduce 114 to 115-116; at
     // stride 2 the copy stays ahead (calls of 8 rows against it:
     // s4.downsample 1-2% slower, s5.downsample 3-6%).
-    // So do the calls of a residual whose rows alias, such as ResNet-50's
-    // s4.expand (1024 channels: each row of residual and output 4 KiB from
-    // the next). Its bias + residual + ReLU cost over the plain layer, which
-    // keeps 12-row tiles, went from +3.8-4.5% to +1.5-2.5% with a residual
-    // tensor and from +0.7-1.2% to +0.2-0.8% with the residual in the output
-    // (`examples/epilogue_cost`, AVX-512 Zen 4 kernel, the builds alternated,
-    // three quiet runs of each); s5.expand (49 pixels, 2048 channels) moved
-    // within the noise.
+    // So do the calls of a residual whose rows alias
+    // (`Call::residual_rows_alias_in_l1`), such as ResNet-50's s4.expand
+    // (1024 channels: each row of residual and output 4 KiB from the next).
+    // Its bias + residual + ReLU cost over the plain layer, which keeps its
+    // 12-row tiles, went from +3.6-4.5% (eight runs) to +1.5-2.5% (seven;
+    // an eighth was disturbed) with a residual tensor, and from +0.7-1.2% to
+    // +0.1-1.6% with the residual in the output (`examples/epilogue_cost`,
+    // AVX-512 Zen 4 kernel, the builds alternated). At 8 images, where the
+    // strided walk had taken blocks of 3840 rows rather than 240, the two
+    // builds were level within the noise (residual tensor +5.4-7.2% against
+    // +6.0-6.6%, in the output +0.8-1.9% against +0.7-1.2%; four runs). Calls
+    // of 6 rows cost the same as of 8 (a temporary switch, two runs). The 6x16 AVX2 kernel,
+    // whose 6 rows fit a set's ways, is left whole: in calls of 4 rows its
+    // residual cost on s4.expand was +12-14%, against +2.0-2.3%.
     let rows_per_call = if (gather.is_none() && call.rows_alias_in_l1()) || call.residual_rows_alias_in_l1() {
         cache::l1d().ways
     } else {

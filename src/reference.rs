@@ -23,7 +23,7 @@ pub fn element_offset(desc: &TensorDesc, b: usize, c: usize, y: usize, x: usize)
 /// Copies channels `src_desc.channel_offset..+channels` of `src` to channels
 /// `dst_desc.channel_offset..+channels` of `dst`, element by element, and
 /// touches nothing else of `dst` (padding lanes and other channels keep their
-/// values, unlike [`crate::convert`]). The two have the same batch, height and
+/// values, unlike [`crate::convert()`]). The two have the same batch, height and
 /// width; the tests use it to put a residual into an output.
 ///
 /// Panics on inconsistent inputs: it is a test tool, not an API.

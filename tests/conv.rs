@@ -254,10 +254,11 @@ fn strided_calls() {
 /// indirect entry point; two columns, which the dot walk leaves), and
 /// residuals in the other layouts, which must not be read as NHWC: in one
 /// image, the pixels of an NCHW residual are evenly spaced too, one float
-/// apart; residual rows 4 KiB apart, which go to the indirect entry point
-/// (see `strided_entry_is_taken_where_it_applies`). Each also into a channel
-/// slice of a wider output, whose rows are further apart than the
-/// residual's.
+/// apart; residual rows 4 KiB apart, which kernels of more rows than an L1
+/// set has ways read through the indirect entry point, in calls of fewer
+/// rows (see `residual_rows_that_alias_leave_the_strided_entry`). Each also
+/// into a channel slice of a wider output, whose rows are further apart
+/// than the residual's.
 #[test]
 fn strided_calls_with_residual() {
     for isa in dispatch::available_isas() {
@@ -285,9 +286,59 @@ fn strided_calls_with_residual() {
     }
 }
 
+/// Residual rows 4 KiB apart (1024 channels) keep a kernel of more rows than
+/// an L1 set has ways off its strided entry point (the driver hands such
+/// calls to the indirect one in calls of fewer rows), whether the residual is
+/// a tensor of its own or the output itself: the residual's own row step
+/// decides, not the output's. Each result is checked too: 24 products of 0.5
+/// plus a residual of 1, and the output's other channels untouched.
+#[test]
+fn residual_rows_that_alias_leave_the_strided_entry() {
+    use pointwise::{Residual, Tensor, TensorDesc, TensorMut};
+    let conv = Conv1x1::new(24, 32);
+    let weights = vec![0.5; 24 * 32];
+    let in_desc = TensorDesc::nhwc(2, 3, 3, 24);
+    let input = vec![1.0; in_desc.len().unwrap()];
+    // A tensor `width` channels wide whose last 32 are the call's.
+    let slice = |width: usize| TensorDesc::nhwc(2, 3, 3, width).with_channel_offset(width - 32);
+    // (output width, residual tensor width or the residual in the output,
+    // residual rows 4 KiB apart)
+    for (out_width, residual_width, alias) in
+        [(32, Some(1024), true), (1024, Some(32), false), (1024, None, true), (1040, None, false), (32, None, false)]
+    {
+        for isa in dispatch::available_isas() {
+            let packed = conv.pack_for(isa, &weights, WeightOrder::OutIn, None).unwrap();
+            let out_desc = slice(out_width);
+            let mut output = vec![1.0; out_desc.len().unwrap()];
+            let residual_data = residual_width.map(|w| vec![1.0; slice(w).len().unwrap()]);
+            let residual = match (&residual_data, residual_width) {
+                (Some(data), Some(w)) => Residual::Tensor(Tensor::new(data, slice(w))),
+                _ => Residual::InOutput,
+            };
+            let info = packed
+                .run_with(
+                    Tensor::new(&input, in_desc),
+                    TensorMut::new(&mut output, out_desc),
+                    residual,
+                    &pointwise::RunOptions::default(),
+                )
+                .unwrap();
+            let kernel = pointwise::kernels::KERNELS.iter().find(|k| k.name == info.kernel).unwrap();
+            let expected = kernel.run_strided.is_some() && !(alias && pointwise::l1d_rows_alias(info.mr, 4096));
+            let what = format!("{}: {} output {out_width} residual {residual_width:?}", isa.name(), info.kernel);
+            assert_eq!(info.strided, expected, "{what}");
+            for (i, x) in output.iter().enumerate() {
+                let want = if i % out_width >= out_width - 32 { 13.0 } else { 1.0 };
+                assert_eq!(*x, want, "{what}: element {i}");
+            }
+        }
+    }
+}
+
 /// The driver takes a kernel's strided entry point exactly where it applies
 /// (NHWC at stride 1, an NHWC residual if any, two pixels or more, a depth up to the
-/// kernel's `strided_depth`, rows that do not alias in L1), as
+/// kernel's `strided_depth`, activation rows that do not alias in L1; residual
+/// rows below), as
 /// `RunInfo::strided` reports: a change that stopped taking it would pass
 /// every result check and show only in the benchmarks.
 #[test]
@@ -298,7 +349,7 @@ fn strided_entry_is_taken_where_it_applies() {
     let yes: Applies = |_| true;
     let no: Applies = |_| false;
     for isa in dispatch::available_isas() {
-        let weights = vec![0.5; 300 * 1024];
+        let weights = vec![0.5; 300 * 32];
         for (conv, input, stride, residual, in_channels, size, applies) in [
             // The dot kernels (two output channels per group).
             (Conv1x1::new(24, 2), Layout::Nhwc, 1, false, 24, 9, yes),
@@ -321,11 +372,6 @@ fn strided_entry_is_taken_where_it_applies() {
             // calls of at most as many rows as an L1 set has ways, by
             // kernels of more rows than that (on x86-64, whose ways span 4 KiB).
             (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 1024, 3, |mr| !pointwise::l1d_rows_alias(mr, 4096)),
-            // Residual rows 4 KiB apart: the same, for the tile's residual
-            // lines, which its epilogue loads together; without a residual,
-            // such outputs take the strided entry point.
-            (Conv1x1::new(24, 1024), Layout::Nhwc, 1, true, 24, 3, |mr| !pointwise::l1d_rows_alias(mr, 4096)),
-            (Conv1x1::new(24, 1024), Layout::Nhwc, 1, false, 24, 3, yes),
             (Conv1x1::new(24, 32), Layout::Nhwc, 1, false, 24, 0, no),
         ] {
             // Size 0 stands for one pixel of one image.

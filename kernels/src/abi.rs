@@ -781,9 +781,10 @@ pub struct Kernel {
     /// At depths `k` up to this (0 for a kernel without a strided entry
     /// point; `usize::MAX`, written `any` in the tile table: always), the
     /// driver takes [`run_strided`](Kernel::run_strided) for the calls that
-    /// [`StridedArgs`] can describe, of two pixels or more, whose rows do
-    /// not alias in L1 (rows a multiple of an L1 way's bytes apart, 4 KiB
-    /// on x86-64, read by tiles of more rows than an L1 set has ways). Like
+    /// [`StridedArgs`] can describe, of two pixels or more, whose activation
+    /// and residual rows do not alias in L1 (rows a multiple of an L1 way's
+    /// bytes apart, 4 KiB on x86-64, read by tiles of more rows than an L1
+    /// set has ways). Like
     /// `panels_walk_depth`, the driver's policy, not part of the contract:
     /// the strided entry point computes any call it is given.
     pub strided_depth: usize,

@@ -46,13 +46,15 @@ use crate::abi::{A_COLD, A_STREAMED};
 /// The prefetches themselves cost 2-5% of s2.expand (prefetching without
 /// the loads). What remains is the traffic of 3 MiB of residual besides 3
 /// MiB of output on s2.expand, and L1 associativity where a 12-row tile's
-/// residual and output rows are 4 KiB apart (1024 channels: every row's
-/// line in one set of 8 ways on Zen 4), which the driver now avoids by
-/// handing such tiles to the kernel in calls of 8 rows (s4.expand from
-/// +3.8-4.5% to +1.5-2.5%; `residual_rows_alias_in_l1` in the driver).
-/// Non-temporal stores for the output (no read for ownership, as with the
-/// residual in the output; an experiment) left s2.expand as it was (+6.2%
-/// against +5.2-6.5%).
+/// residual and output rows are 4 KiB apart (1024 channels: the same line
+/// of every row in one set of 8 ways on Zen 4), which the driver now avoids
+/// by handing such tiles to the kernel in calls of at most 8 rows
+/// (s4.expand from +3.6-4.5% to +1.5-2.5%; `residual_rows_alias_in_l1` in
+/// the driver). Non-temporal stores for the output (an experiment: no read
+/// for ownership, so that the residual would be the only stream read, as
+/// with the residual in the output) did not help s2.expand: +6.2% over
+/// bias and ReLU in two runs, against +5.2 and +6.5% without (12x32 Zen 4
+/// kernel, a noisy hour).
 const RESIDUAL_PREFETCH_STEPS: usize = 32;
 
 /// The vector operations of one register width that the walk uses.
@@ -157,7 +159,7 @@ const _: () = assert!(STREAM_PIECES <= 9);
 /// The 6x16 AVX2 kernel streams from [`A_COLD`], the 12x32 AVX-512 kernel
 /// from [`A_STREAMED`]. Measured on Zen 4 (1 MiB L2), one thread, the
 /// variants timed in turn in one process (two runs), resnet50.s3.reduce at
-/// batches 1, 2 and 8 (1.6, 3.2 and 12.25 MiB of input), against no fetch
+/// batches 1, 2 and 8 (1.5, 3.1 and 12.25 MiB of input), against no fetch
 /// ahead and against a panel's share fetched at once (with the output
 /// lines):
 /// * AVX2: batch 8 +9.1-9.4% and +2-3%, batch 2 +1.8-1.9% and +0.7-2.2%,
@@ -184,8 +186,8 @@ const _: () = assert!(STREAM_PIECES <= 9);
 /// bits), each fetching a few rows' lines: batch 8 no faster than no fetch
 /// on AVX-512 (builds alternated). And, with temporary switches timed in
 /// turn in one process (AVX-512, batch 8, two runs each, 2026-11-27): 2, 8
-/// or 16 pieces instead of 4 (−0.6%, −2%, −6%: the k loop's restarts cost
-/// more than finer shares gain; one piece −0.3 to −0.7%); the tile after
+/// or 16 pieces instead of 4 (−0.6%, −2%, −6%: past 4, the k loop's
+/// restarts cost more than finer shares gain; one piece −0.3 to −0.7%); the tile after
 /// the next one fetched as well (±0.2%); a call's last tile fetching the
 /// next block's first rows (±0.4%); non-temporal output stores (−2.3 to
 /// −3.0%). What the batch of 8 still loses is its streams:
