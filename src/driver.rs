@@ -141,13 +141,11 @@ impl Call<'_> {
     /// epilogue, before it stores the tile's output lines, and with more
     /// rows than a set has ways they evict each other there. Such calls go
     /// to the kernel in calls of at most `cache::l1d().ways` rows (see
-    /// `run_block`), but only at depths up to the kernel's `strided_depth`,
-    /// the calls that the strided walk would take otherwise (where this was
-    /// measured): deeper, the k loop dwarfs the epilogue (s5.expand, K =
-    /// 512, moved within the noise either way), and a call of one tile
-    /// would leave the walk no next tile to fetch rows for.
+    /// `run_block`), but not where the call's rows stream from beyond L2
+    /// ([`A_STREAMED`]), where the walks fetch the next tile's rows ahead
+    /// from K = 512: a call of one tile would leave them no next tile.
     fn residual_rows_alias_in_l1(&self) -> bool {
-        self.k() <= self.kernel.strided_depth
+        self.cold_rows() != A_STREAMED
             && self.residual.as_ref().is_some_and(|(_, _, r)| cache::l1d().rows_alias(self.kernel.mr, 4 * r.pixel))
     }
     /// The `a_cold` hint of a block's first read of its rows: whether the
@@ -617,7 +615,9 @@ unsafe fn run_block(
     // 12-row tiles, went from +3.6-4.5% (eight runs) to +1.5-2.5% (seven;
     // an eighth was disturbed) with a residual tensor, and from +0.7-1.2% to
     // +0.1-1.6% with the residual in the output (`examples/epilogue_cost`,
-    // AVX-512 Zen 4 kernel, the builds alternated). At 8 images, where the
+    // AVX-512 Zen 4 kernel, the builds alternated); s5.expand (K = 512, N =
+    // 2048) from +0.5-1.0% to −0.1-+1.2%, and in the output from +0.7-1.6%
+    // to −0.5-+0.8%. At 8 images, where the
     // strided walk had taken blocks of 3840 rows rather than 240, the two
     // builds were level within the noise (residual tensor +5.4-7.2% against
     // +6.0-6.6%, in the output +0.8-1.9% against +0.7-1.2%; four runs). Calls
