@@ -62,6 +62,13 @@ pub fn l1d_rows_alias(rows: usize, row_step_bytes: usize) -> bool {
     cache::l1d().rows_alias(rows, row_step_bytes)
 }
 
+/// This core's L2 size as the driver reads it: a call whose input is larger
+/// than twice this streams its rows (for the tests that check what follows).
+#[doc(hidden)]
+pub fn l2_bytes() -> usize {
+    cache::l2_bytes()
+}
+
 /// The README's examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

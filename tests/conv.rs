@@ -290,8 +290,9 @@ fn strided_calls_with_residual() {
 /// an L1 set has ways off its strided entry point (the driver hands such
 /// calls to the indirect one in calls of fewer rows), whether the residual is
 /// a tensor of its own or the output itself: the residual's own row step
-/// decides, not the output's. Each result is checked too: 24 products of 0.5
-/// plus a residual of 1, and the output's other channels untouched.
+/// decides, not the output's; but an input that streams keeps them on it.
+/// Each result is checked too: 24 products of 0.5 plus a residual of 1, and
+/// the output's other channels untouched.
 #[test]
 fn residual_rows_that_alias_leave_the_strided_entry() {
     use pointwise::{Residual, Tensor, TensorDesc, TensorMut};
@@ -332,6 +333,31 @@ fn residual_rows_that_alias_leave_the_strided_entry() {
                 assert_eq!(*x, want, "{what}: element {i}");
             }
         }
+    }
+    // An input of more than twice L2 streams (`A_STREAMED`), and the walks
+    // then fetch each next tile's rows ahead, which a call of one tile has
+    // none of: such calls keep whole tiles, and the strided entry point.
+    let conv = Conv1x1::new(256, 32);
+    let pixels = 2 * pointwise::l2_bytes() / (4 * 256) + 16;
+    let in_desc = TensorDesc::nhwc(1, 1, pixels, 256);
+    let out_desc = TensorDesc::nhwc(1, 1, pixels, 1024).with_channel_offset(1024 - 32);
+    let input = vec![1.0; in_desc.len().unwrap()];
+    for isa in dispatch::available_isas() {
+        let packed = conv.pack_for(isa, &vec![0.5; 256 * 32], WeightOrder::OutIn, None).unwrap();
+        let mut output = vec![1.0; out_desc.len().unwrap()];
+        let info = packed
+            .run_with(
+                Tensor::new(&input, in_desc),
+                TensorMut::new(&mut output, out_desc),
+                Residual::InOutput,
+                &pointwise::RunOptions::default(),
+            )
+            .unwrap();
+        let kernel = pointwise::kernels::KERNELS.iter().find(|k| k.name == info.kernel).unwrap();
+        let what = format!("{}: {} on {pixels} streamed pixels", isa.name(), info.kernel);
+        assert_eq!(info.strided, kernel.run_strided.is_some() && 256 <= kernel.strided_depth, "{what}");
+        // 256 products of 0.5, plus the residual of 1, in the call's channels.
+        assert!(output.chunks(1024).all(|row| row[992..].iter().all(|&x| x == 129.0)), "{what}");
     }
 }
 
