@@ -609,21 +609,21 @@ unsafe fn run_block(
     // stride 2 the copy stays ahead (calls of 8 rows against it:
     // s4.downsample 1-2% slower, s5.downsample 3-6%).
     // So do the calls of a residual whose rows alias
-    // (`Call::residual_rows_alias_in_l1`), such as ResNet-50's s4.expand
-    // (1024 channels: each row of residual and output 4 KiB from the next).
-    // Its bias + residual + ReLU cost over the plain layer, which keeps its
-    // 12-row tiles, went from +3.6-4.5% (eight runs) to +1.5-2.5% (seven;
-    // an eighth was disturbed) with a residual tensor, and from +0.7-1.2% to
-    // +0.1-1.6% with the residual in the output (`examples/epilogue_cost`,
-    // AVX-512 Zen 4 kernel, the builds alternated); s5.expand (K = 512, N =
-    // 2048) from +0.5-1.0% to −0.1-+1.2%, and in the output from +0.7-1.6%
-    // to −0.5-+0.8%. At 8 images, where the
-    // strided walk had taken blocks of 3840 rows rather than 240, the two
-    // builds were level within the noise (residual tensor +5.4-7.2% against
-    // +6.0-6.6%, in the output +0.8-1.9% against +0.7-1.2%; four runs). Calls
-    // of 6 rows cost the same as of 8 (a temporary switch, two runs). The 6x16 AVX2 kernel,
-    // whose 6 rows fit a set's ways, is left whole: in calls of 4 rows its
-    // residual cost on s4.expand was +12-14%, against +2.0-2.3%.
+    // (`Call::residual_rows_alias_in_l1`), such as ResNet-50's s4.expand (1024
+    // channels: each row of residual and output 4 KiB from the next). Its bias
+    // + residual + ReLU cost over the plain layer, which keeps its 12-row
+    // tiles, went from +3.6-4.5% (eight runs) to +1.5-2.5% (seven; an eighth
+    // was disturbed) with a residual tensor, and from +0.7-1.2% to +0.1-1.6%
+    // with the residual in the output (`examples/epilogue_cost`, AVX-512 Zen 4
+    // kernel, the builds alternated); s5.expand (K = 512, N = 2048) from
+    // +0.5-1.0% to −0.1-+1.2%, and in the output from +0.7-1.6% to −0.5-+0.8%.
+    // At 8 images, where the strided walk had taken blocks of 3840 rows rather
+    // than 240, the two builds were level within the noise (this one's
+    // residual tensor +5.4-7.2% against +6.0-6.6%, in the output +0.8-1.9%
+    // against +0.7-1.2%; four runs). Calls of 6 rows cost the same as of 8 (a
+    // temporary switch, two runs). The 6x16 AVX2 kernel, whose 6 rows fit a
+    // set's ways, is left whole: in calls of 4 rows its residual cost on
+    // s4.expand was +12-14%, against +2.0-2.3%.
     let rows_per_call = if (gather.is_none() && call.rows_alias_in_l1()) || call.residual_rows_alias_in_l1() {
         cache::l1d().ways
     } else {
