@@ -31,9 +31,9 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let images: usize = match std::env::var("IMAGES") {
+    let images = match std::env::var("IMAGES").map(|text| text.parse::<usize>()) {
         Err(std::env::VarError::NotPresent) => 8,
-        Ok(text) if text.parse::<usize>().is_ok_and(|n| n >= 1) => text.parse().unwrap(),
+        Ok(Ok(n)) if n >= 1 => n,
         _ => {
             eprintln!("IMAGES takes a positive whole number");
             std::process::exit(2);

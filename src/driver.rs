@@ -145,8 +145,8 @@ impl Call<'_> {
     /// ([`A_STREAMED`]), where the walks fetch the next tile's rows ahead
     /// from K = 512: a call of one tile would leave them no next tile.
     fn residual_rows_alias_in_l1(&self) -> bool {
-        self.cold_rows() != A_STREAMED
-            && self.residual.as_ref().is_some_and(|(_, _, r)| cache::l1d().rows_alias(self.kernel.mr, 4 * r.pixel))
+        self.residual.as_ref().is_some_and(|(_, _, r)| cache::l1d().rows_alias(self.kernel.mr, 4 * r.pixel))
+            && self.cold_rows() != A_STREAMED
     }
     /// The `a_cold` hint of a block's first read of its rows: whether the
     /// activations the call reads are larger than twice L2, so that most of

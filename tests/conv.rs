@@ -295,7 +295,19 @@ fn strided_calls_with_residual() {
 /// the output's other channels untouched.
 #[test]
 fn residual_rows_that_alias_leave_the_strided_entry() {
-    use pointwise::{Residual, Tensor, TensorDesc, TensorMut};
+    use pointwise::{Residual, RunOptions, Tensor, TensorDesc, TensorMut};
+    // Runs `packed` and names the kernel that ran and whether it took its
+    // strided entry point.
+    fn run(
+        packed: &pointwise::PackedConv,
+        input: Tensor<'_>,
+        output: TensorMut<'_>,
+        residual: Residual<'_>,
+    ) -> (&'static pointwise::kernels::Kernel, bool, usize) {
+        let info = packed.run_with(input, output, residual, &RunOptions::default()).unwrap();
+        let kernel = pointwise::kernels::KERNELS.iter().find(|k| k.name == info.kernel).unwrap();
+        (kernel, info.strided, info.mr)
+    }
     let conv = Conv1x1::new(24, 32);
     let weights = vec![0.5; 24 * 32];
     let in_desc = TensorDesc::nhwc(2, 3, 3, 24);
@@ -316,18 +328,11 @@ fn residual_rows_that_alias_leave_the_strided_entry() {
                 (Some(data), Some(w)) => Residual::Tensor(Tensor::new(data, slice(w))),
                 _ => Residual::InOutput,
             };
-            let info = packed
-                .run_with(
-                    Tensor::new(&input, in_desc),
-                    TensorMut::new(&mut output, out_desc),
-                    residual,
-                    &pointwise::RunOptions::default(),
-                )
-                .unwrap();
-            let kernel = pointwise::kernels::KERNELS.iter().find(|k| k.name == info.kernel).unwrap();
-            let expected = kernel.run_strided.is_some() && !(alias && pointwise::l1d_rows_alias(info.mr, 4096));
-            let what = format!("{}: {} output {out_width} residual {residual_width:?}", isa.name(), info.kernel);
-            assert_eq!(info.strided, expected, "{what}");
+            let (kernel, strided, mr) =
+                run(&packed, Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), residual);
+            let expected = kernel.run_strided.is_some() && !(alias && pointwise::l1d_rows_alias(mr, 4096));
+            let what = format!("{}: {} output {out_width} residual {residual_width:?}", isa.name(), kernel.name);
+            assert_eq!(strided, expected, "{what}");
             for (i, x) in output.iter().enumerate() {
                 let want = if i % out_width >= out_width - 32 { 13.0 } else { 1.0 };
                 assert_eq!(*x, want, "{what}: element {i}");
@@ -345,17 +350,10 @@ fn residual_rows_that_alias_leave_the_strided_entry() {
     for isa in dispatch::available_isas() {
         let packed = conv.pack_for(isa, &vec![0.5; 256 * 32], WeightOrder::OutIn, None).unwrap();
         let mut output = vec![1.0; out_desc.len().unwrap()];
-        let info = packed
-            .run_with(
-                Tensor::new(&input, in_desc),
-                TensorMut::new(&mut output, out_desc),
-                Residual::InOutput,
-                &pointwise::RunOptions::default(),
-            )
-            .unwrap();
-        let kernel = pointwise::kernels::KERNELS.iter().find(|k| k.name == info.kernel).unwrap();
-        let what = format!("{}: {} on {pixels} streamed pixels", isa.name(), info.kernel);
-        assert_eq!(info.strided, kernel.run_strided.is_some() && 256 <= kernel.strided_depth, "{what}");
+        let (kernel, strided, _) =
+            run(&packed, Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc), Residual::InOutput);
+        let what = format!("{}: {} on {pixels} streamed pixels", isa.name(), kernel.name);
+        assert_eq!(strided, kernel.run_strided.is_some() && 256 <= kernel.strided_depth, "{what}");
         // 256 products of 0.5, plus the residual of 1, in the call's channels.
         assert!(output.chunks(1024).all(|row| row[992..].iter().all(|&x| x == 129.0)), "{what}");
     }
