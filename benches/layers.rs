@@ -23,7 +23,7 @@ fn bench_layer(c: &mut Criterion, layer: &Layer, pool: &rayon::ThreadPool) {
     let in_desc = layer.input_desc();
     let out_desc = layer.output_desc();
     let input = common::fill(in_desc.len().unwrap(), 3);
-    let mut output = vec![0.0f32; out_desc.len().unwrap()];
+    let mut output = pointwise::measure::zeros(out_desc.len().unwrap());
 
     let mut group = c.benchmark_group(layer.name.as_str());
     group.throughput(Throughput::Elements(layer.flops() as u64));

@@ -11,7 +11,7 @@ mod peers;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use pointwise::measure::{fill, time_medians_interleaved};
+use pointwise::measure::{fill, time_medians_interleaved, zeros};
 use pointwise::suite::{self, Layer};
 use pointwise::{dispatch, peak, Isa, Tensor, TensorMut, WeightOrder};
 
@@ -78,7 +78,7 @@ fn main() {
         let weights = fill(conv.out_channels * k, 1);
         let bias = fill(conv.out_channels, 2);
         let input = fill(layer.input_desc().len().unwrap(), 3);
-        let mut output = vec![0.0f32; layer.output_desc().len().unwrap()];
+        let mut output = zeros(layer.output_desc().len().unwrap());
         let packed: Vec<_> =
             isas.iter().map(|&i| conv.pack_for(i, &weights, WeightOrder::OutIn, Some(&bias)).unwrap()).collect();
         let mut problem = peers::GemmProblem::new(layer, &input, &weights);

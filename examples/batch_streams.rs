@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use pointwise::measure::{fill, time_medians_interleaved};
+use pointwise::measure::{fill, time_medians_interleaved, zeros};
 use pointwise::{suite, Tensor, TensorMut, WeightOrder};
 
 fn main() {
@@ -53,7 +53,7 @@ fn main() {
     let (mut batch_in, mut batch_out) = (in_desc, out_desc);
     (batch_in.batch, batch_out.batch) = (images, images);
     let input = fill(in_len * images, 3);
-    let mut output = vec![0.0f32; out_len * images];
+    let mut output = zeros(out_len * images);
 
     // (reads image 0's input, writes image 0's output); `None`: one call.
     let ways: [(&str, Option<(bool, bool)>); 5] = [

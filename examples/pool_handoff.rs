@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use pointwise::measure::fill;
+use pointwise::measure::{fill, zeros};
 use pointwise::suite;
 use pointwise::{Residual, RunOptions, Tensor, TensorMut, Threads, WeightOrder};
 
@@ -23,7 +23,7 @@ fn main() {
         let packed = conv.pack(&fill(conv.out_channels * conv.in_channels / conv.groups, 1), WeightOrder::OutIn, None);
         let packed = packed.unwrap();
         let input = fill(layer.input_desc().len().unwrap(), 3);
-        let mut output = vec![0.0f32; layer.output_desc().len().unwrap()];
+        let mut output = zeros(layer.output_desc().len().unwrap());
         let (in_desc, out_desc) = (layer.input_desc(), layer.output_desc());
         let mut samples = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
         for _round in 0..10 {

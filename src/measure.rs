@@ -1,36 +1,57 @@
 //! Measurement helpers shared by the command-line runner, the benches and the
-//! examples: deterministic data and a robust median timer.
+//! examples: deterministic data in cache-line-aligned buffers, and a robust
+//! median timer.
 
 use std::time::{Duration, Instant};
 
+use aligned_vec::{AVec, ConstAlign};
+
 use crate::suite::Layer;
 
-/// `len` deterministic values in `[-1, 1)` (xorshift, seeded).
-pub fn fill(len: usize, seed: u64) -> Vec<f32> {
+/// f32 values that start on a 64-byte boundary (a cache line): how the
+/// measurements hold tensors, as inference engines do (TensorFlow Lite's
+/// arena, which the XNNPACK figures come from, aligns its tensors to 64
+/// bytes). A `Vec<f32>` of a large tensor starts 16 bytes past a page
+/// boundary (glibc), and every 64-byte store of the AVX-512 kernels then
+/// spans two lines: on an Intel Xeon (Emerald Rapids, one thread) that cost
+/// mobilenetv2.b2.expand 27% of its speed (148 GFLOP/s aligned, 108 at 16
+/// bytes past), b3.expand 10% and the ResNet-50 stage-2 expand layers 5%
+/// (see README, "Buffers").
+pub type Buffer = AVec<f32, ConstAlign<64>>;
+
+/// `len` zeros in a [`Buffer`].
+pub fn zeros(len: usize) -> Buffer {
+    AVec::from_iter(0, core::iter::repeat_n(0.0, len))
+}
+
+/// `len` deterministic values in `[-1, 1)` (xorshift, seeded), in a
+/// [`Buffer`].
+pub fn fill(len: usize, seed: u64) -> Buffer {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
+    AVec::from_iter(
+        0,
+        (0..len).map(|_| {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
+        }),
+    )
 }
 
 /// A suite layer's data in NHWC, filled with [`fill`] (weights seed 1, bias 2,
 /// input 3, residual 4), and an output buffer: what the examples time.
 pub struct LayerData {
     /// `out_channels · in_channels / groups` weights, out-in order.
-    pub weights: Vec<f32>,
+    pub weights: Buffer,
     /// One bias per output channel.
-    pub bias: Vec<f32>,
+    pub bias: Buffer,
     /// The layer's input ([`Layer::input_desc`]).
-    pub input: Vec<f32>,
+    pub input: Buffer,
     /// A residual of the output's shape ([`Layer::output_desc`]).
-    pub residual: Vec<f32>,
+    pub residual: Buffer,
     /// Zeros, of the output's shape.
-    pub output: Vec<f32>,
+    pub output: Buffer,
 }
 
 impl LayerData {
@@ -47,7 +68,7 @@ impl LayerData {
             bias: fill(conv.out_channels, 2),
             input: fill(layer.input_desc().len().expect("a parsed layer's input size fits"), 3),
             residual: fill(out_len, 4),
-            output: vec![0.0; out_len],
+            output: zeros(out_len),
         }
     }
 }

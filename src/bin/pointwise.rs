@@ -178,7 +178,7 @@ fn measure(
     let packed =
         conv.pack_for(isa, &weights, WeightOrder::OutIn, Some(&bias)).map_err(|e| format!("{}: {e}", layer.name))?;
 
-    let mut output = vec![0.0f32; out_len];
+    let mut output = measure::zeros(out_len);
     let info =
         packed.run(Tensor::new(&input, in_desc), TensorMut::new(&mut output, out_desc)).map_err(|e| e.to_string())?;
     // Against the f64 reference rather than the scalar kernel, so that a run
