@@ -486,10 +486,11 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     // the indirect one in calls of up to 240 rows (`STRIDED_CHUNK_ROWS`):
     // calls of more than two such chunks, at depths the walks take and
     // deeper, on columns that the dot walk takes (2), and that the general
-    // kernels' walk takes (whole vectors: NR) or leaves (1 column).
+    // kernels' walk takes (whole vectors: NR; two panels, which the 12x32
+    // AVX-512 kernel walks in pairs) or leaves (1 column).
     // Each also with a residual, in a buffer of its own and in the output.
     if kernel.run_strided.is_some() {
-        for (n, k) in [(1, 17), (2, 17), (2, 65), (nr, 17), (nr, 257)] {
+        for (n, k) in [(1, 17), (2, 17), (2, 65), (nr, 17), (2 * nr, 65), (nr, 257)] {
             let plain = plain_variant(case);
             for v in [plain, with_residual(plain, false), with_residual(plain, true)] {
                 tally.record(run_variant(kernel, oracle, 2 * 240 + mr + 1, n, k, case, v));

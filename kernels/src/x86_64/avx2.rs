@@ -282,7 +282,7 @@ pub unsafe fn f32_pw_6x16__avx2_fma_strided(s: &StridedArgs) {
     // 8 where the walk takes the call).
     unsafe {
         if walks_strided(s, LANES) {
-            per_row_count!(s, walk_strided_tile::<_, Ymm, 2, 2>, [1, 2, 3, 4, 5], 6, strided)
+            per_row_count!(s, walk_strided_tile::<_, Ymm, 2, 2, 0>, [1, 2, 3, 4, 5], 6, strided)
         } else {
             run_strided_as_indirect(s, 0, f32_pw_6x16__avx2_fma)
         }
@@ -522,7 +522,7 @@ pub unsafe fn f32_pw_8x8__avx2_fma_strided(s: &StridedArgs) {
     // 8 where the walk takes the call).
     unsafe {
         if walks_strided(s, LANES) {
-            per_row_count!(s, walk_strided_tile::<_, Ymm, 1, 1>, [1, 2, 3, 4, 5, 6, 7], 8, strided)
+            per_row_count!(s, walk_strided_tile::<_, Ymm, 1, 1, 0>, [1, 2, 3, 4, 5, 6, 7], 8, strided)
         } else {
             run_strided_as_indirect(s, 0, f32_pw_8x8__avx2_fma)
         }

@@ -259,7 +259,10 @@ unsafe fn store_rows<const MR: usize, const V: usize, const PLAIN: bool>(t: &Til
     }
 }
 
-/// 12 x 32 AVX-512F kernel: 24 zmm accumulators.
+/// 12 x 32 AVX-512F kernel: 24 zmm accumulators. Its walks take two
+/// panels at a time in 6-row tiles while two are left, from 64 columns on
+/// (6x64 tiles: fewer loads per FMA, and each activation row read once per
+/// pair of panels), with the same results as one panel at a time.
 ///
 /// # Safety
 /// The [ABI contract](crate::abi) for `MR = 12`, `NR = 32`; the CPU has
@@ -267,15 +270,52 @@ unsafe fn store_rows<const MR: usize, const V: usize, const PLAIN: bool>(t: &Til
 #[target_feature(enable = "avx512f,avx512vl")]
 pub unsafe fn f32_pw_12x32__avx512f(t: &TileArgs) {
     // SAFETY: forwarded contract; the target features are enabled here.
+    unsafe { indirect_12x32::<true>(t) }
+}
+
+/// The indirect entry point of the 12x32 kernels: [`walk_6x64`] for the
+/// walks of two panels or more when `PAIRS` (the generic kernel), else
+/// [`walk_12x32`]; the M = 1 path and the per-panel tiles otherwise.
+///
+/// # Safety
+/// As for [`f32_pw_12x32__avx512f`].
+#[target_feature(enable = "avx512f,avx512vl")]
+#[inline]
+unsafe fn indirect_12x32<const PAIRS: bool>(t: &TileArgs) {
+    // SAFETY: forwarded contract; the target features are enabled here.
     unsafe {
         if t.m == 1 {
             gemv::<2>(t, panel_12x32);
         } else if walks_12x32(t) {
-            walk_12x32(t);
+            if PAIRS && pairs_of_panels(t.n) {
+                walk_6x64(t);
+            } else {
+                walk_12x32(t);
+            }
         } else {
             for_each_panel(t, 32, |panel| panel_12x32(panel));
         }
     }
+}
+
+/// Whether a walk of the generic 12x32 kernel over `n` columns takes its
+/// panels two at a time, in 6-row tiles (a 6x64 tile: 24 accumulators, 4
+/// panel loads and 6 broadcasts per 24 FMAs, against 2 and 12 in a 12x32
+/// tile, and each activation row read once per pair of panels rather than
+/// once per panel): from two whole panels on. The results are the same
+/// bits (`walk_rows` in `walk.rs`).
+///
+/// Measured on an Intel Xeon (Emerald Rapids, two 512-bit FMA units), the
+/// two walks alternated in one process, one thread, medians, two runs:
+/// resnet50.s2.reduce (K = 256, N = 64, 3 MiB of input from L3) 152-157 to
+/// 157-161 GFLOP/s, the batch of 8 of s3.reduce (K = 512) 161-162 to 166,
+/// mobilenetv2.b2.expand +2-4%, b5.expand +1-2%, s3.reduce +1%, s2.expand,
+/// s3.expand, s5.reduce and s5.expand +0-1%, mobilenetv2.head level. A C
+/// model of the two tiles, alone, gave the 6x64 one +1.5 to +7% on the same
+/// shapes. Not measured on Zen 4, whose kernel keeps the 12-row walk.
+#[inline(always)]
+fn pairs_of_panels(n: usize) -> bool {
+    n >= 2 * 32
 }
 
 /// The strided entry point of [`f32_pw_12x32__avx512f`] ([`StridedArgs`]):
@@ -291,8 +331,10 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance, n a multiple of
     // 16 where the walk takes the call).
     unsafe {
-        if walks_strided(s, LANES) {
-            per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 2>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
+        if walks_strided(s, LANES) && pairs_of_panels(s.n) {
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 2, 4>, [1, 2, 3, 4, 5], 6, strided)
+        } else if walks_strided(s, LANES) {
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 2, 0>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
         } else {
             run_strided_as_indirect(s, 0, f32_pw_12x32__avx512f)
         }
@@ -335,6 +377,29 @@ fn walks_12x32(t: &TileArgs) -> bool {
 unsafe fn walk_12x32(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance).
     unsafe { walk_row_tiles!(t, Zmm, 2, walk_streams(t, 12, A_STREAMED), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12) }
+}
+
+/// The row tiles of a call that spans two panels or more, in 6-row tiles
+/// that take two panels at a time ([`pairs_of_panels`]), and a last single
+/// or half panel in the same tiles. It does not stream: on the Xeon, the
+/// batch of 8 of resnet50.s3.reduce (12.25 MiB of input, [`A_STREAMED`])
+/// ran 2-3% faster in this walk than in [`walk_12x32`] with its stream, and
+/// forcing the stream on resnet50.s2.reduce (3 MiB) had cost that one 2-5%.
+///
+/// # Safety
+/// As for [`walk_tile`] with `NR = 32`, without `t.m == MR`; the CPU has
+/// AVX-512F and AVX-512VL.
+#[target_feature(enable = "avx512f,avx512vl")]
+#[inline(never)]
+unsafe fn walk_6x64(t: &TileArgs) {
+    // SAFETY: forwarded contract (m <= 6 for each instance).
+    unsafe {
+        if t.r_rows.is_null() {
+            per_row_count!(t, walk_tile::<_, Zmm, 2, 4, false, false>, [1, 2, 3, 4, 5], 6, with_next_rows)
+        } else {
+            per_row_count!(t, walk_tile::<_, Zmm, 2, 4, false, true>, [1, 2, 3, 4, 5], 6, with_next_rows)
+        }
+    }
 }
 
 /// The depth up to which [`f32_pw_12x32__avx512f_zen4`] walks each panel
@@ -382,7 +447,7 @@ pub unsafe fn f32_pw_12x32__avx512f_zen4(t: &TileArgs) {
         if t.m > 1 && t.k <= ZEN4_VECTOR_WALK_DEPTH && walks_12x32(t) {
             walk_12x32_by_vector(t);
         } else {
-            f32_pw_12x32__avx512f(t);
+            indirect_12x32::<false>(t);
         }
     }
 }
@@ -390,10 +455,8 @@ pub unsafe fn f32_pw_12x32__avx512f_zen4(t: &TileArgs) {
 /// The strided entry point of [`f32_pw_12x32__avx512f_zen4`]: the strided
 /// walk one vector at a time, where `walk::walks_strided` takes the call
 /// (at depths up to `STRIDED_WALK_DEPTH`, within
-/// [`ZEN4_VECTOR_WALK_DEPTH`]); [`f32_pw_12x32__avx512f_strided`]
-/// otherwise, which hands the call to the indirect entry point of the
-/// generic kernel, the same as this kernel's for such calls (one row, or
-/// columns not in whole vectors).
+/// [`ZEN4_VECTOR_WALK_DEPTH`]); this kernel's indirect entry point
+/// otherwise (one row, or columns not in whole vectors).
 ///
 /// # Safety
 /// The contract of `s` for `MR = 12`, `NR = 32`; the CPU has AVX-512F and
@@ -404,9 +467,9 @@ pub unsafe fn f32_pw_12x32__avx512f_zen4_strided(s: &StridedArgs) {
     // 16 where the walk takes the call).
     unsafe {
         if walks_strided(s, LANES) {
-            per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 1>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 1, 0>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
         } else {
-            f32_pw_12x32__avx512f_strided(s)
+            run_strided_as_indirect(s, 0, f32_pw_12x32__avx512f_zen4)
         }
     }
 }
@@ -666,7 +729,7 @@ pub unsafe fn f32_pw_12x16__avx512f_strided(s: &StridedArgs) {
     // 16 where the walk takes the call).
     unsafe {
         if walks_strided(s, LANES) {
-            per_row_count!(s, walk_strided_tile::<_, Zmm, 1, 1>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 1, 1, 0>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
         } else {
             run_strided_as_indirect(s, 0, f32_pw_12x16__avx512f)
         }

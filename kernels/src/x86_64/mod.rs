@@ -11,18 +11,18 @@ macro_rules! walk_row_tiles {
     ($t:expr, $lanes:ty, $step_v:literal, $stream:expr, [$($m:literal),*], $mr:literal) => {{
         let t: &$crate::abi::TileArgs = $t;
         match ($stream, !t.r_rows.is_null()) {
-            (true, false) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, true, false>, [$($m),*], $mr, with_next_rows),
-            (true, true) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, true, true>, [$($m),*], $mr, with_next_rows),
-            (false, false) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, false, false>, [$($m),*], $mr, with_next_rows),
-            (false, true) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, false, true>, [$($m),*], $mr, with_next_rows),
+            (true, false) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, 0, true, false>, [$($m),*], $mr, with_next_rows),
+            (true, true) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, 0, true, true>, [$($m),*], $mr, with_next_rows),
+            (false, false) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, 0, false, false>, [$($m),*], $mr, with_next_rows),
+            (false, true) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, 0, false, true>, [$($m),*], $mr, with_next_rows),
         }
     }};
     ($t:expr, $lanes:ty, $step_v:literal, [$($m:literal),*], $mr:literal) => {{
         let t: &$crate::abi::TileArgs = $t;
         if t.r_rows.is_null() {
-            per_row_count!(t, walk_tile::<_, $lanes, $step_v, false, false>, [$($m),*], $mr, with_next_rows)
+            per_row_count!(t, walk_tile::<_, $lanes, $step_v, 0, false, false>, [$($m),*], $mr, with_next_rows)
         } else {
-            per_row_count!(t, walk_tile::<_, $lanes, $step_v, false, true>, [$($m),*], $mr, with_next_rows)
+            per_row_count!(t, walk_tile::<_, $lanes, $step_v, 0, false, true>, [$($m),*], $mr, with_next_rows)
         }
     }};
 }

@@ -202,11 +202,12 @@ pub(crate) fn walk_streams(t: &TileArgs, mr: usize, from: u32) -> bool {
 }
 
 /// One row tile of `MR == t.m` rows across all of `t`'s panels of `2·LANES`
-/// columns, and a last half panel, `STEP_V` vectors of columns at a time
-/// (see [`walk_rows`]); a `STREAM` tile fetches `next`'s rows and its
-/// panels' output lines as it goes ([`walk_streams`]), and then steps whole
-/// panels (`STEP_V == 2`). `MR` is first so that `per_row_count!` can name
-/// the instance.
+/// columns, and a last half panel, `STEP_V` vectors of columns at a time,
+/// or two whole panels at a time while two are left (`PAIR_W` = 4; 0:
+/// never; see [`walk_rows`]); a `STREAM` tile fetches `next`'s rows and its
+/// panels' output lines as it goes ([`walk_streams`]), and then steps one
+/// whole panel at a time (`STEP_V == 2`, no pairs). `MR` is first so that
+/// `per_row_count!` can name the instance.
 ///
 /// # Safety
 /// The ABI contract for `NR = 2·LANES`, with `t.m == MR`, `t.n` a multiple of
@@ -218,14 +219,15 @@ pub(crate) unsafe fn walk_tile<
     const MR: usize,
     L: Lanes,
     const STEP_V: usize,
+    const PAIR_W: usize,
     const STREAM: bool,
     const RESIDUAL: bool,
 >(
     t: &TileArgs,
     next: NextRows,
 ) {
-    // The stream's shares are counted in whole panels.
-    const { assert!(!STREAM || STEP_V == 2) };
+    // The stream's shares are counted in whole panels, one step each.
+    const { assert!(!STREAM || (STEP_V == 2 && PAIR_W == 0)) };
     let rows = IndirectRows::of(t);
     let nr = 2 * L::LANES;
     let ahead = (next, t.c_rows, t.c_cols.offset(0), t.k, t.n.div_ceil(nr));
@@ -259,7 +261,7 @@ pub(crate) unsafe fn walk_tile<
     };
     let pieces = if STREAM { STREAM_PIECES } else { 1 };
     // SAFETY: forwarded.
-    unsafe { walk_rows::<L, MR, 2, STEP_V, RESIDUAL, _>(&WalkCall::of(t), &rows, pieces, before_piece) }
+    unsafe { walk_rows::<L, MR, 2, STEP_V, PAIR_W, RESIDUAL, _>(&WalkCall::of(t), &rows, pieces, before_piece) }
 }
 
 /// Whether a kernel's strided entry point walks `s` ([`walk_strided_tile`])
@@ -298,8 +300,9 @@ impl<'a> StridedTile<'a> {
 }
 
 /// [`walk_rows`] on the tile of a strided call, whose panels hold `PANEL_V`
-/// vectors, `STEP_V` of them at a time; `MR` is first so that
-/// `per_row_count!` can name the instance.
+/// vectors, `STEP_V` of them at a time, or two whole panels at a time
+/// (`PAIR_W` vectors, see [`walk_rows`]) while two are left; `MR` is first
+/// so that `per_row_count!` can name the instance.
 ///
 /// # Safety
 /// The contract of the strided call, for `NR = PANEL_V·LANES`, with
@@ -311,6 +314,7 @@ pub(crate) unsafe fn walk_strided_tile<
     L: Lanes,
     const PANEL_V: usize,
     const STEP_V: usize,
+    const PAIR_W: usize,
     const RESIDUAL: bool,
 >(
     tile: &StridedTile,
@@ -318,7 +322,7 @@ pub(crate) unsafe fn walk_strided_tile<
     debug_assert_eq!(tile.m, MR);
     // SAFETY: forwarded; a strided call has contiguous rows and columns
     // (residual columns included), and no accumulate.
-    unsafe { walk_rows::<L, MR, PANEL_V, STEP_V, RESIDUAL, _>(tile.call, &tile.rows, 1, |_, _| {}) }
+    unsafe { walk_rows::<L, MR, PANEL_V, STEP_V, PAIR_W, RESIDUAL, _>(tile.call, &tile.rows, 1, |_, _| {}) }
 }
 
 /// One row tile of `MR` rows (`rows` from its first) across all of `call`'s
@@ -328,6 +332,16 @@ pub(crate) unsafe fn walk_strided_tile<
 /// see `f32_pw_12x32__avx512f_zen4`). Each step's k loop runs in `pieces`
 /// pieces of about equal depth, and `before_piece(first, piece)` runs
 /// before piece `piece` of the step of columns `first..`.
+///
+/// With `PAIR_W = 2·PANEL_V` (0: never), a step takes two whole panels at
+/// once while two are left: `PAIR_W` accumulators per row, each activation
+/// broadcast feeding all of them, the two panels' rows loaded from their own
+/// addresses (`b_panel_stride` apart). Each output element is still the same
+/// chain of FMAs over k from its bias, so the results are the same bits as
+/// panel by panel. It is for tiles of half the rows (a 6x64 tile of the 12x32
+/// kernel: 24 accumulators, 4 panel loads and 6 broadcasts per 24 FMAs,
+/// against 2 and 12), which read each activation row once per pair rather
+/// than once per panel: see `pairs_of_panels` in `avx512.rs`.
 ///
 /// # Safety
 /// The contract of the call that `call` and `rows` describe, for `NR =
@@ -340,6 +354,7 @@ unsafe fn walk_rows<
     const MR: usize,
     const PANEL_V: usize,
     const STEP_V: usize,
+    const PAIR_W: usize,
     const RESIDUAL: bool,
     R: CallRows,
 >(
@@ -348,23 +363,35 @@ unsafe fn walk_rows<
     pieces: usize,
     mut before_piece: impl FnMut(usize, usize),
 ) {
-    // A step is a whole panel or one vector of it, so that no step straddles two panels.
+    // A step is a whole panel or one vector of it, or two whole panels, so
+    // that no step straddles a panel's end.
     const { assert!(STEP_V == PANEL_V || STEP_V == 1) };
+    const { assert!(PAIR_W == 0 || PAIR_W == 2 * PANEL_V) };
     let step = STEP_V * L::LANES;
+    let pair = 2 * PANEL_V * L::LANES;
     // SAFETY: the tile has MR >= 1 rows; element k is one past each row's
     // last (contiguous rows).
     let ends: [*const f32; MR] = unsafe { rows.a_rows_at(call.k) };
     let mut first = 0;
     while first < call.n {
         let before_piece = |piece| before_piece(first, piece);
+        if PAIR_W != 0 && first + pair <= call.n {
+            // SAFETY: forwarded; columns first..first + 2·NR are the tile's,
+            // two whole panels (`first` is a whole number of panels in).
+            unsafe {
+                walk_panel::<L, MR, PANEL_V, PAIR_W, 2, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece)
+            };
+            first += pair;
+            continue;
+        }
         // SAFETY: forwarded; columns first..first + STEP_V·LANES (or, in a
         // last panel of one vector, first + LANES) are the tile's, within
         // one panel.
         unsafe {
             if STEP_V == 1 || first + step <= call.n {
-                walk_panel::<L, MR, PANEL_V, STEP_V, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
+                walk_panel::<L, MR, PANEL_V, STEP_V, 1, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
             } else {
-                walk_panel::<L, MR, PANEL_V, 1, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
+                walk_panel::<L, MR, PANEL_V, 1, 1, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
             }
         }
         first += step;
@@ -372,20 +399,23 @@ unsafe fn walk_rows<
 }
 
 /// [`walk_rows`]' work on the `V` vectors of columns `first..` (`PANEL_V`:
-/// a whole panel; 1: one vector of a panel, or a last panel of one vector).
-/// The bias, the k loop in `pieces` pieces (`before_piece(piece)` before
-/// each), the residual and the clamped stores.
+/// a whole panel; 1: one vector of a panel, or a last panel of one vector;
+/// with `P = 2` panels, `2·PANEL_V`: two whole panels, `V / P` vectors of
+/// each). The bias, the k loop in `pieces` pieces (`before_piece(piece)`
+/// before each), the residual and the clamped stores.
 ///
 /// # Safety
 /// As for [`walk_rows`]; `ends` holds the tile's row pointers moved to
 /// element k; columns `first..first + V·LANES` are the tile's, within one
-/// panel, and `first` is a multiple of `LANES`; `pieces >= 1`.
+/// panel (or, with `P = 2`, the two whole panels from `first`), and `first`
+/// is a multiple of `LANES`; `pieces >= 1`.
 #[inline(always)]
 unsafe fn walk_panel<
     L: Lanes,
     const MR: usize,
     const PANEL_V: usize,
     const V: usize,
+    const P: usize,
     const RESIDUAL: bool,
     R: CallRows,
 >(
@@ -411,6 +441,8 @@ unsafe fn walk_panel<
     // SAFETY: the panel of columns `first..` exists, and column `first` is
     // in it, `first % nr` floats into each of its rows.
     let mut panel = unsafe { call.b_panel.add(first / nr * call.b_panel_stride + first % nr) };
+    // The second panel of a pair, this many floats on.
+    let stride = call.b_panel_stride;
     // `len` floats lie in one allocation, so `len <= isize::MAX / 4` (and
     // `len · (pieces - 1)` below fits in a usize: see `STREAM_PIECES`). The index
     // counts up to 0 from -len: the loop needs no end register besides the
@@ -423,7 +455,7 @@ unsafe fn walk_panel<
             let stop = -((len * (pieces - 1 - piece) / pieces) as isize);
             // SAFETY: forwarded; -len <= i <= stop <= 0, the stops rising
             // with the pieces.
-            unsafe { k_steps::<L, MR, PANEL_V, V>(&mut acc, ends, &mut panel, &mut i, stop) };
+            unsafe { k_steps::<L, MR, PANEL_V, V, P>(&mut acc, ends, &mut panel, stride, &mut i, stop) };
         }
     }
     if RESIDUAL {
@@ -431,7 +463,7 @@ unsafe fn walk_panel<
         let fetch_at = -(RESIDUAL_PREFETCH_STEPS as isize);
         if i < fetch_at {
             // SAFETY: forwarded; -len < fetch_at < 0.
-            unsafe { k_steps::<L, MR, PANEL_V, V>(&mut acc, ends, &mut panel, &mut i, fetch_at) };
+            unsafe { k_steps::<L, MR, PANEL_V, V, P>(&mut acc, ends, &mut panel, stride, &mut i, fetch_at) };
         }
         for r in 0..MR {
             // SAFETY: r < MR: the call has a residual, and columns first..
@@ -442,14 +474,14 @@ unsafe fn walk_panel<
         }
     }
     // SAFETY: forwarded; -len <= i <= 0.
-    unsafe { k_steps::<L, MR, PANEL_V, V>(&mut acc, ends, &mut panel, &mut i, 0) };
+    unsafe { k_steps::<L, MR, PANEL_V, V, P>(&mut acc, ends, &mut panel, stride, &mut i, 0) };
     // Read again through an opaque reference, so that the 12-row tile's k
     // loop over one vector of a panel keeps all its row pointers in
     // registers: holding `first` through it, one residual instance of the
     // Zen 4 kernel's vector walk reloaded a row pointer from the stack at
     // every step. (The generic walks' last half panels, V = 1 too, take the
     // same path; their speed did not move, alternated with the build before.)
-    let first = if V < PANEL_V { *core::hint::black_box(&first) } else { first };
+    let first = if V / P < PANEL_V { *core::hint::black_box(&first) } else { first };
     // Every residual load of the panel comes before its first store: a load
     // that follows a store to an address a multiple of 4 KiB away waits for
     // that store, and residual and output rows of 2 or 4 KiB (N = 512,
@@ -485,28 +517,34 @@ unsafe fn walk_panel<
 }
 
 /// The k steps of [`walk_panel`] from index `*i` (counting up to 0 from
-/// `-len`) to `stop`: `V` vectors of one panel row (of `PANEL_V` vectors)
+/// `-len`) to `stop`: `V` vectors of one panel row (of `PANEL_V` vectors),
+/// or `V / 2` of each of two panels' rows `stride` floats apart (`P = 2`),
 /// and one element of each activation row per step, `panel` moving along.
 ///
 /// # Safety
 /// As for [`walk_panel`]; `-len <= *i <= stop <= 0`, and `panel` points a
-/// whole number of vectors into the panel's row `len + *i`, `V` vectors
-/// before its end or more.
+/// whole number of vectors into the panel's row `len + *i`, `V / P` vectors
+/// before its end or more (and so into the next panel's, `stride` on, when
+/// `P = 2`).
 #[inline(always)]
-unsafe fn k_steps<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usize>(
+unsafe fn k_steps<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usize, const P: usize>(
     acc: &mut [[L::Vector; V]; MR],
     ends: &[*const f32; MR],
     panel: &mut *const f32,
+    stride: usize,
     i: &mut isize,
     stop: isize,
 ) {
+    const { assert!((P == 1 || P == 2) && V.is_multiple_of(P)) };
     let (lanes, nr) = (L::LANES, PANEL_V * L::LANES);
     let (mut at, mut p) = (*i, *panel);
     while at != stop {
-        // SAFETY: the panel row is in bounds and aligned to the register
-        // width (64-byte aligned panel, rows of PANEL_V·LANES floats, `p` a
+        // SAFETY: each panel row is in bounds and aligned to the register
+        // width (64-byte aligned panels, rows of PANEL_V·LANES floats, `p` a
         // whole number of vectors into its row); the CPU has L's ISA.
-        let b: [L::Vector; V] = core::array::from_fn(|v| unsafe { L::load_aligned(p.add(v * lanes)) });
+        let b: [L::Vector; V] = core::array::from_fn(|v| unsafe {
+            L::load_aligned(p.wrapping_add(v / (V / P) * stride).add(v % (V / P) * lanes))
+        });
         for (acc_row, end) in acc.iter_mut().zip(ends) {
             // SAFETY: -len <= at < 0: element len + at of the row.
             let a = unsafe { L::broadcast(end.offset(at)) };
