@@ -6,7 +6,9 @@
 //! ```
 //!
 //! For each layer: the kernel that ran, the median time, GFLOP/s, the share of
-//! the single-core f32 FMA peak measured at start-up, and the error against the
+//! the single-core f32 FMA peak of the ISA that ran, measured at start-up (the
+//! header gives the CPU's best beside it when another ISA was forced), and the
+//! error against the
 //! naive f64 reference (`pointwise::reference`). With
 //! `--threads N`, the N-thread figures too, the speed-up, and `cores`: the
 //! speed-up of a register-only FMA burst timed in the same rounds, which shows
@@ -56,7 +58,8 @@ const USAGE: &str = "usage: pointwise [--layers FILE] [--isa scalar|avx2|avx512|
 
 Runs each layer (default: the embedded public suite) on 1 thread, and on N
 threads too when --threads N > 1, and reports median time, GFLOP/s, share of
-the measured single-core FMA peak, and the error against the naive f64 reference.
+the measured single-core FMA peak of the ISA that runs, and the error against
+the naive f64 reference.
 With N > 1, `cores` is the N-thread speed-up of an FMA burst timed in the same
 rounds: how many cores the machine gave while the layer was timed. The N-thread
 calls run on a rayon pool of N threads (Threads::Rayon), or with --workers on
@@ -292,8 +295,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let peak_isa = dispatch::detected_isa();
-    let peak = peak::measure_gflops(peak_isa).unwrap_or(f64::NAN);
+    // The share of peak is against the peak of the ISA that runs: with
+    // `--isa avx2` on a CPU with two 512-bit FMA units, half the CPU's best,
+    // which the header gives beside it.
+    let peak = peak::measure_gflops(isa).unwrap_or(f64::NAN);
+    let best_isa = dispatch::detected_isa();
+    let best_peak = if best_isa == isa { None } else { peak::measure_gflops(best_isa).ok() };
     // The kernel column holds the longest kernel name.
     let kernel_width = pointwise::kernels::KERNELS.iter().map(|k| k.name.len()).max().unwrap_or(0);
     let bandwidth = peak::Bandwidth::measure();
@@ -313,7 +320,7 @@ fn main() -> ExitCode {
     } else {
         outln!(
             "pointwise: {} layers, ISA {}, tuning {}, layout {}, threads {:?}{}; measured f32 FMA peak ({}, 1 core): \
-             {:.1} GFLOP/s",
+             {:.1} GFLOP/s{}",
             layers.len(),
             isa.name(),
             tuning.name(),
@@ -324,8 +331,9 @@ fn main() -> ExitCode {
                 (_, false) => " (rayon pool)",
                 (_, true) => " (pointwise's workers)",
             },
-            peak_isa.name(),
-            peak
+            isa.name(),
+            peak,
+            best_peak.map_or(String::new(), |best| format!(" (this CPU's best, {}: {best:.1})", best_isa.name()))
         );
         outln!(
             "measured read bandwidth (1 core): L2 {:.0} GB/s, L3 {:.0} GB/s, memory {:.0} GB/s; \
