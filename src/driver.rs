@@ -142,8 +142,11 @@ impl Call<'_> {
     /// rows than a set has ways they evict each other there. Such calls go
     /// to the kernel in calls of at most `cache::l1d().ways` rows (see
     /// `run_block`), but not where the call's rows stream from beyond L2
-    /// ([`A_STREAMED`]), where the walks fetch the next tile's rows ahead
-    /// from K = 512: a call of one tile would leave them no next tile.
+    /// ([`A_STREAMED`]), where the 12-row walks fetch the next tile's rows
+    /// ahead from K = 512: a call of one tile would leave them no next tile.
+    /// (The generic 12x32 kernel's walks of 64 columns or more, in 6-row
+    /// tiles, fetch nothing ahead; its 12 rows alias only in L1s of fewer
+    /// than 12 ways, which the Intel cores measured with it do not have.)
     fn residual_rows_alias_in_l1(&self) -> bool {
         self.residual.as_ref().is_some_and(|(_, _, r)| cache::l1d().rows_alias(self.kernel.mr, 4 * r.pixel))
             && self.cold_rows() != A_STREAMED

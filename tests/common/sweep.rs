@@ -442,8 +442,10 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     }
     // Three row tiles of uneven sizes (31 rows of a 12-row kernel: 11 + 10 +
     // 10), on one column, one whole panel, a panel and one column, a ragged
-    // third panel, and three whole panels or two and a half (which a kernel
-    // may walk row tile by row tile), at the depths up to 17 and 63 to 65
+    // third panel, three whole panels or two and a half (which a kernel
+    // may walk row tile by row tile), and four and a half (two pairs of
+    // panels and a half panel, for walks that take panels in pairs), at the
+    // depths up to 17 and 63 to 65
     // (the dot kernels walk whole row tiles up to K = 64), each also in the
     // plain variant: enough to catch a row tile that is skipped,
     // repeated or misplaced, at a fraction of the cost of the full sweep
@@ -453,7 +455,7 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     }
     let (mr, nr) = (kernel.mr, kernel.nr);
     let m = 2 * mr + mr / 2 + 1;
-    for n in [1, nr, nr + 1, 2 * nr + 1, 2 * nr + nr / 2, 3 * nr] {
+    for n in [1, nr, nr + 1, 2 * nr + 1, 2 * nr + nr / 2, 3 * nr, 4 * nr + nr / 2] {
         for &k in depths.iter().filter(|&&k| k <= 17 || (63..=65).contains(&k)) {
             tally.record(run_case(kernel, oracle, m, n, k, case));
             // Each also plain, so that the walks that need it run at every one
@@ -486,11 +488,11 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     // the indirect one in calls of up to 240 rows (`STRIDED_CHUNK_ROWS`):
     // calls of more than two such chunks, at depths the walks take and
     // deeper, on columns that the dot walk takes (2), and that the general
-    // kernels' walk takes (whole vectors: NR; two panels, which the 12x32
-    // AVX-512 kernel walks in pairs) or leaves (1 column).
+    // kernels' walk takes (whole vectors: NR; two and four panels, which the
+    // 12x32 AVX-512 kernel walks in pairs) or leaves (1 column).
     // Each also with a residual, in a buffer of its own and in the output.
     if kernel.run_strided.is_some() {
-        for (n, k) in [(1, 17), (2, 17), (2, 65), (nr, 17), (2 * nr, 65), (nr, 257)] {
+        for (n, k) in [(1, 17), (2, 17), (2, 65), (nr, 17), (2 * nr, 65), (4 * nr, 65), (nr, 257)] {
             let plain = plain_variant(case);
             for v in [plain, with_residual(plain, false), with_residual(plain, true)] {
                 tally.record(run_variant(kernel, oracle, 2 * 240 + mr + 1, n, k, case, v));

@@ -12,6 +12,11 @@
 //! (48 would pad 64 channels to 96), and MR = 12 divides the driver's
 //! 240-row blocks, so full blocks have no ragged tile.
 //!
+//! The generic kernel's walks of 64 columns or more take the same panels two
+//! at a time in 6-row tiles (`pairs_of_panels`): 24 accumulators (6 rows x 4
+//! zmm), 4 panel vectors and 1 broadcast, 29 zmm; 6 row pointers, the k
+//! index and the two panels' pointers in GPRs.
+//!
 //! The k loop is spill-free only in the shape written here; four details keep
 //! it so (check after a change with `python3 scripts/fma_loop_spills.py`,
 //! which lists every innermost FMA loop of a binary that touches the stack):
@@ -320,8 +325,9 @@ fn pairs_of_panels(n: usize) -> bool {
 
 /// The strided entry point of [`f32_pw_12x32__avx512f`] ([`StridedArgs`]):
 /// the panel walk of each row tile, its rows' addresses computed from the
-/// strides, where `walk::walks_strided` takes the call; the indirect entry point
-/// otherwise.
+/// strides, where `walk::walks_strided` takes the call (in 6-row tiles over
+/// pairs of panels from 64 columns on, as the indirect walk); the indirect
+/// entry point otherwise.
 ///
 /// # Safety
 /// The contract of `s` for `MR = 12`, `NR = 32`; the CPU has AVX-512F and
@@ -367,7 +373,9 @@ fn walks_12x32(t: &TileArgs) -> bool {
 ///
 /// It streams from [`A_STREAMED`] ([`walk_streams`]): resnet50.s3.reduce
 /// at batch 8 5.2-5.9% faster than fetching nothing ahead, as it did
-/// before.
+/// before (Zen 4). The generic kernel now walks calls of 64 columns or
+/// more in [`walk_6x64`], which does not stream, and this walk the calls of
+/// 48 columns, and the Zen 4 kernel's past its vector walk's depth.
 ///
 /// # Safety
 /// As for [`walk_tile`] with `NR = 32`, without `t.m == MR`; the CPU has
@@ -419,7 +427,10 @@ const _: () = assert!(ZEN4_VECTOR_WALK_DEPTH < super::STREAM_ROWS_DEPTH);
 /// FMAs per k step, each with its activation broadcast from memory, and 12
 /// stores per loop instead of 24. It reads the same packed panels and adds
 /// the same products in the same order, so its results are bitwise those
-/// of the generic kernel.
+/// of the generic kernel. Unlike the generic kernel it never walks panels
+/// in pairs (`pairs_of_panels`, measured on an Intel Xeon only): past that
+/// depth its walks keep 12-row tiles, one panel at a time, and stream
+/// ([`walk_12x32`]).
 ///
 /// Against the generic kernel on Zen 4, the suite's layers side by side in
 /// one process (`examples/kernels_side_by_side.rs`, three runs): b2.expand
@@ -456,7 +467,8 @@ pub unsafe fn f32_pw_12x32__avx512f_zen4(t: &TileArgs) {
 /// walk one vector at a time, where `walk::walks_strided` takes the call
 /// (at depths up to `STRIDED_WALK_DEPTH`, within
 /// [`ZEN4_VECTOR_WALK_DEPTH`]); this kernel's indirect entry point
-/// otherwise (one row, or columns not in whole vectors).
+/// otherwise (one row, columns not in whole vectors, or a depth past
+/// `STRIDED_WALK_DEPTH`).
 ///
 /// # Safety
 /// The contract of `s` for `MR = 12`, `NR = 32`; the CPU has AVX-512F and
@@ -490,8 +502,9 @@ unsafe fn walk_12x32_by_vector(t: &TileArgs) {
 /// The panel walk's vector operations on zmm registers.
 struct Zmm;
 
-// SAFETY: only used from functions that enable AVX-512F (`walk_12x32` and
-// the strided entry points); every method below is an AVX-512F intrinsic.
+// SAFETY: only used from functions that enable AVX-512F (`walk_12x32`,
+// `walk_6x64`, `walk_12x32_by_vector` and the strided entry points); every
+// method below is an AVX-512F intrinsic.
 unsafe impl Lanes for Zmm {
     type Vector = __m512;
     const LANES: usize = LANES;

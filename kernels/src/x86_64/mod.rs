@@ -163,7 +163,8 @@ pub(crate) const STREAM_ROWS_DEPTH: usize = 512;
 /// Measured on resnet50.s3.reduce.batch8 (K = 512, 12.25 MiB of input; Zen 4):
 /// 12x32 AVX-512 from 104 to 108 GFLOP/s, 6x16 AVX2 from 100 to 108 (both
 /// kernels walk that layer since, and fetch its rows as
-/// [`walk::walk_streams`] says).
+/// [`walk::walk_streams`] says; the generic 12x32 kernel's walks of 64
+/// columns or more no longer do, see `pairs_of_panels` in `avx512.rs`).
 ///
 /// Rows a multiple of 4 KiB apart (read in place, not copied: see the
 /// driver) put the same element of every row in one L1 set, and the next

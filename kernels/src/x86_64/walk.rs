@@ -156,8 +156,9 @@ const _: () = assert!(STREAM_PIECES <= 9);
 /// [`super::streams_rows`] says so (depths of 512 and more, tiles of at
 /// least half the kernel's rows, rows that do not alias in L1).
 ///
-/// The 6x16 AVX2 kernel streams from [`A_COLD`], the 12x32 AVX-512 kernel
-/// from [`A_STREAMED`]. Measured on Zen 4 (1 MiB L2), one thread, the
+/// The 6x16 AVX2 kernel streams from [`A_COLD`], the 12x32 AVX-512 kernels'
+/// 12-row walks from [`A_STREAMED`] (the generic kernel's walks of 64
+/// columns or more, in 6-row pairs of panels, do not stream). Measured on Zen 4 (1 MiB L2), one thread, the
 /// variants timed in turn in one process (two runs), resnet50.s3.reduce at
 /// batches 1, 2 and 8 (1.5, 3.1 and 12.25 MiB of input), against no fetch
 /// ahead and against a panel's share fetched at once (with the output
@@ -524,8 +525,9 @@ unsafe fn walk_panel<
 /// # Safety
 /// As for [`walk_panel`]; `-len <= *i <= stop <= 0`, and `panel` points a
 /// whole number of vectors into the panel's row `len + *i`, `V / P` vectors
-/// before its end or more (and so into the next panel's, `stride` on, when
-/// `P = 2`).
+/// before its end or more. With `P = 2`, `panel` is at its row's start, and
+/// the next panel, `stride` floats on, is one of the call's whole panels
+/// (columns `first + NR..first + 2·NR` within `n`).
 #[inline(always)]
 unsafe fn k_steps<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usize, const P: usize>(
     acc: &mut [[L::Vector; V]; MR],
