@@ -430,7 +430,7 @@ const _: () = assert!(ZEN4_VECTOR_WALK_DEPTH < super::STREAM_ROWS_DEPTH);
 /// of the generic kernel. Unlike the generic kernel it never walks panels
 /// in pairs (`pairs_of_panels`, measured on an Intel Xeon only): past that
 /// depth its walks keep 12-row tiles, one panel at a time, and stream
-/// ([`walk_12x32`]).
+/// (`walk_12x32`).
 ///
 /// Against the generic kernel on Zen 4, the suite's layers side by side in
 /// one process (`examples/kernels_side_by_side.rs`, three runs): b2.expand
