@@ -337,12 +337,12 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
     // SAFETY: forwarded contract (m <= MR for each instance, n a multiple of
     // 16 where the walk takes the call).
     unsafe {
-        if walks_strided(s, LANES) && pairs_of_panels(s.n) {
-            per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 2, 4>, [1, 2, 3, 4, 5], 6, strided)
-        } else if walks_strided(s, LANES) {
-            per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 2, 0>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
-        } else {
+        if !walks_strided(s, LANES) {
             run_strided_as_indirect(s, 0, f32_pw_12x32__avx512f)
+        } else if pairs_of_panels(s.n) {
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 2, 4>, [1, 2, 3, 4, 5], 6, strided)
+        } else {
+            per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 2, 0>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
         }
     }
 }
@@ -401,13 +401,7 @@ unsafe fn walk_12x32(t: &TileArgs) {
 #[inline(never)]
 unsafe fn walk_6x64(t: &TileArgs) {
     // SAFETY: forwarded contract (m <= 6 for each instance).
-    unsafe {
-        if t.r_rows.is_null() {
-            per_row_count!(t, walk_tile::<_, Zmm, 2, 4, false, false>, [1, 2, 3, 4, 5], 6, with_next_rows)
-        } else {
-            per_row_count!(t, walk_tile::<_, Zmm, 2, 4, false, true>, [1, 2, 3, 4, 5], 6, with_next_rows)
-        }
-    }
+    unsafe { walk_row_tiles!(t, Zmm, 2, pairs 4, [1, 2, 3, 4, 5], 6) }
 }
 
 /// The depth up to which [`f32_pw_12x32__avx512f_zen4`] walks each panel

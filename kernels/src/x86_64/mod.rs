@@ -17,12 +17,17 @@ macro_rules! walk_row_tiles {
             (false, true) => per_row_count!(t, walk_tile::<_, $lanes, $step_v, 0, false, true>, [$($m),*], $mr, with_next_rows),
         }
     }};
-    ($t:expr, $lanes:ty, $step_v:literal, [$($m:literal),*], $mr:literal) => {{
+    ($t:expr, $lanes:ty, $step_v:literal, [$($m:literal),*], $mr:literal) => {
+        walk_row_tiles!($t, $lanes, $step_v, pairs 0, [$($m),*], $mr)
+    };
+    // Without streaming, two whole panels at a time while two are left
+    // (`pairs` `2·$step_v`, see `walk::walk_rows`; 0: never).
+    ($t:expr, $lanes:ty, $step_v:literal, pairs $pair_w:literal, [$($m:literal),*], $mr:literal) => {{
         let t: &$crate::abi::TileArgs = $t;
         if t.r_rows.is_null() {
-            per_row_count!(t, walk_tile::<_, $lanes, $step_v, 0, false, false>, [$($m),*], $mr, with_next_rows)
+            per_row_count!(t, walk_tile::<_, $lanes, $step_v, $pair_w, false, false>, [$($m),*], $mr, with_next_rows)
         } else {
-            per_row_count!(t, walk_tile::<_, $lanes, $step_v, 0, false, true>, [$($m),*], $mr, with_next_rows)
+            per_row_count!(t, walk_tile::<_, $lanes, $step_v, $pair_w, false, true>, [$($m),*], $mr, with_next_rows)
         }
     }};
 }

@@ -158,8 +158,9 @@ const _: () = assert!(STREAM_PIECES <= 9);
 ///
 /// The 6x16 AVX2 kernel streams from [`A_COLD`], the 12x32 AVX-512 kernels'
 /// 12-row walks from [`A_STREAMED`] (the generic kernel's walks of 64
-/// columns or more, in 6-row pairs of panels, do not stream). Measured on Zen 4 (1 MiB L2), one thread, the
-/// variants timed in turn in one process (two runs), resnet50.s3.reduce at
+/// columns or more, in 6-row pairs of panels, do not stream). Measured on
+/// Zen 4 (1 MiB L2), one thread, the variants timed in turn in one process
+/// (two runs), resnet50.s3.reduce at
 /// batches 1, 2 and 8 (1.5, 3.1 and 12.25 MiB of input), against no fetch
 /// ahead and against a panel's share fetched at once (with the output
 /// lines):
@@ -188,8 +189,8 @@ const _: () = assert!(STREAM_PIECES <= 9);
 /// on AVX-512 (builds alternated). And, with temporary switches timed in
 /// turn in one process (AVX-512, batch 8, two runs each, 2026-11-27): 2, 8
 /// or 16 pieces instead of 4 (−0.6%, −2%, −6%: past 4, the k loop's
-/// restarts cost more than finer shares gain; one piece −0.3 to −0.7%); the tile after
-/// the next one fetched as well (±0.2%); a call's last tile fetching the
+/// restarts cost more than finer shares gain; one piece −0.3 to −0.7%); the
+/// tile after the next one fetched as well (±0.2%); a call's last tile fetching the
 /// next block's first rows (±0.4%); non-temporal output stores (−2.3 to
 /// −3.0%). What the batch of 8 still loses is its streams:
 /// `examples/batch_streams.rs` (one call per image, each with its own input
