@@ -40,6 +40,8 @@ fn ukernels(c: &mut Criterion) {
             clamp_max: f32::INFINITY,
             accumulate: 0,
             a_cold: 0,
+            b_next: core::ptr::null(),
+            b_next_len: 0,
         };
         assert!(dispatch::is_available(kernel.isa));
         let mut group = c.benchmark_group("ukernel");

@@ -104,6 +104,14 @@ mod guard {
             unsafe { core::slice::from_raw_parts_mut(self.data.as_ptr(), self.len) }
         }
 
+        /// Floats in a guard page (of 4 KiB or more: every page size counts).
+        pub const GUARD_FLOATS: usize = 1024;
+
+        /// The start of the `PROT_NONE` page before the data.
+        pub fn guard_page(&self) -> *const f32 {
+            self.map.as_ptr() as *const f32
+        }
+
         /// The address `delta` elements from the start of the data (may be in a guard page).
         pub fn address(&self, delta: isize) -> *const f32 {
             self.data.as_ptr().wrapping_offset(delta)
@@ -353,8 +361,11 @@ fn kernel_rows_against_guard_pages() {
         for m in (1..=kernel.mr).chain([2 * kernel.mr + kernel.mr / 2 + 1]) {
             for n in (1..=nr).chain([2 * nr, 2 * nr + nr / 2]) {
                 // 16, 63, 64: the dot kernels' walks end in a whole step or
-                // in a short one, up to the deepest call they walk (64).
-                for k in [0usize, 1, 5, 8, 16, 17, 63, 64] {
+                // in a short one, up to the deepest call they walk (64). 512,
+                // from MR rows on: tiles that stream their panel and fetch the
+                // next call's weights (`b_next`, which is in a guard page).
+                let deep: &[usize] = if m >= kernel.mr { &[512] } else { &[] };
+                for &k in [0usize, 1, 5, 8, 16, 17, 63, 64].iter().chain(deep) {
                     seq += 1;
                     let a_k = [
                         Strides::CONTIGUOUS,
@@ -455,6 +466,10 @@ fn check_kernel_rows(
             clamp_max: if seq % 5 == 2 { 0.25 } else { f32::INFINITY },
             accumulate: accumulate as u32,
             a_cold: [A_WARM, A_COLD, A_STREAMED][seq % 3],
+            // A whole page that faults if read: the kernel may only
+            // prefetch it.
+            b_next: panel.guard_page(),
+            b_next_len: Guarded::GUARD_FLOATS,
         };
         // SAFETY: each row holds exactly the elements the contract names; the
         // panels hold k·NR floats each, 64-byte aligned, `stride` apart; bias
@@ -603,6 +618,8 @@ fn check_strided_rows(
         clamp_max,
         accumulate: 0,
         a_cold,
+        b_next: core::ptr::null(),
+        b_next_len: 0,
     };
     // SAFETY: as above, the same call through row pointers.
     unsafe { oracle(&oracle_args) };

@@ -327,6 +327,8 @@ fn kernels_on_exact_rows() {
                             clamp_max: if case % 4 == 1 { 0.5 } else { f32::INFINITY },
                             accumulate: accumulate as u32,
                             a_cold: [A_WARM, A_COLD, A_STREAMED][case / 2 % 3],
+                            b_next: core::ptr::null(),
+                            b_next_len: 0,
                         };
                         // SAFETY: every row holds exactly the elements the
                         // contract names for (m, n, k) and these strides; each

@@ -72,9 +72,10 @@
 //!   `C[i][j]` or a copy of it.
 //! * NaN propagates: the clamp keeps a NaN (as PyTorch's `clamp`/`relu` do).
 //! * Prefetches are not reads: a kernel may prefetch addresses ahead of the
-//!   elements above (the next row tile's rows, later panel rows), which never
-//!   faults and changes nothing that the program can observe. `a_cold` says
-//!   when that is worth it for the activation rows.
+//!   elements above (the next row tile's rows, later panel rows) and the
+//!   `b_next` weights of a later call, which never faults and changes nothing
+//!   that the program can observe. `a_cold` says when that is worth it for
+//!   the activation rows.
 
 /// The instruction sets a kernel can be written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -236,6 +237,16 @@ pub struct TileArgs {
     /// they may be in L3 or memory, and a kernel may prefetch them ahead of
     /// use. A hint, which never changes what is computed: any value is sound.
     pub a_cold: u32,
+    /// Packed weights that a later call reads, `b_next_len` floats from here
+    /// (null, with a length of 0: none), which a kernel may prefetch into L2
+    /// while it computes; it never reads them. Given where the call's
+    /// weights stream from L3 or memory, so that the next call's panel is in
+    /// L2 when that call's first row tile reads it. [`row_range`] gives each
+    /// row tile its share, in proportion to its rows. A hint like
+    /// `a_cold`: any address is sound, since a prefetch never faults.
+    pub b_next: *const f32,
+    /// Floats at `b_next` (0 for none).
+    pub b_next_len: usize,
 }
 
 /// [`TileArgs::a_cold`]: an earlier call read the rows (an earlier panel of
@@ -348,6 +359,8 @@ pub unsafe fn run_strided_as_indirect(s: &StridedArgs, first: usize, run: Kernel
             clamp_max: s.clamp_max,
             accumulate: 0,
             a_cold: s.a_cold,
+            b_next: core::ptr::null(),
+            b_next_len: 0,
         };
         // SAFETY: rows at..at + count of `s`, as the contract of `s` gives
         // them, with their pointers in the arrays.
@@ -536,19 +549,44 @@ pub fn row_tile_sizes(m: usize, mr: usize) -> (usize, usize) {
 }
 
 /// Rows `first..first + count` of `t` as a call of their own: `m = count`,
-/// and the row pointer arrays advanced to row `first`. When `t` satisfies
-/// the contract, `count >= 1` and `first + count <= t.m`, so does the result.
+/// the row pointer arrays advanced to row `first`, and the rows' share of
+/// `b_next` ([`next_weights_share`]). When `t` satisfies the contract,
+/// `count >= 1` and `first + count <= t.m`, so does the result.
 ///
 /// Safe: it only computes pointers (wrapping, never dereferenced here).
 #[inline(always)]
 pub fn row_range(t: &TileArgs, first: usize, count: usize) -> TileArgs {
+    let (b_next, b_next_len) = next_weights_share(t, first, count);
     TileArgs {
         m: count,
         a_rows: t.a_rows.wrapping_add(first),
         c_rows: t.c_rows.wrapping_add(first),
         r_rows: if t.r_rows.is_null() { t.r_rows } else { t.r_rows.wrapping_add(first) },
+        b_next,
+        b_next_len,
         ..*t
     }
+}
+
+/// The share of `t`'s [`TileArgs::b_next`] that its rows `first..first +
+/// count` prefetch: in proportion to their rows, cut at whole cache lines
+/// (16 floats) from `b_next`, so that the row tiles of a call fetch each
+/// line once between them, each spreading its share over its own k loop.
+#[inline(always)]
+pub fn next_weights_share(t: &TileArgs, first: usize, count: usize) -> (*const f32, usize) {
+    if t.b_next_len == 0 || t.m == 0 {
+        return (t.b_next, 0);
+    }
+    // Lines, rounded down, but the last row's end: the whole length.
+    let at = |row: usize| {
+        if row >= t.m {
+            t.b_next_len
+        } else {
+            ((row as u128 * t.b_next_len as u128 / t.m as u128) as usize) & !15
+        }
+    };
+    let (start, end) = (at(first), at(first + count));
+    (t.b_next.wrapping_add(start), end.saturating_sub(start))
 }
 
 /// Runs `tile` on panels `first..` of `t`, each as a tile of its own.

@@ -83,6 +83,9 @@ struct Variant {
     /// The `a_cold` hint: `A_WARM`, `A_COLD` or `A_STREAMED` (never changes
     /// results; the x86-64 kernels prefetch by it).
     cold: u32,
+    /// The call gets a `b_next` to fetch ahead: its own packed weights
+    /// (never changes results; the 12x32 AVX-512 kernels prefetch it).
+    next_weights: bool,
     /// Column block of C and R: 0 (contiguous), 1 (NCHW-like), 8 or 16.
     c_block: usize,
     /// Depth block of A: 0 (contiguous), 1 (NCHW-like), 8 or 16.
@@ -104,6 +107,7 @@ fn variant(case: usize) -> Variant {
         clamp: case % 4 == 2,
         accumulate: case % 5 == 3,
         cold: [A_WARM, A_COLD, A_STREAMED][case % 7 % 3],
+        next_weights: case % 4 == 1,
         c_block,
         a_block,
         phase,
@@ -252,6 +256,8 @@ fn run_variant(
                 clamp_max: hi,
                 accumulate: v.accumulate as u32,
                 a_cold: v.cold,
+                b_next: if v.next_weights { b.as_ptr() } else { core::ptr::null() },
+                b_next_len: if v.next_weights { b.len() } else { 0 },
             };
             // SAFETY: the buffers above satisfy the ABI contract; the caller
             // checked that the CPU supports the kernel's ISA.
@@ -472,11 +478,12 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     // its own): three row tiles at a depth past 512, rows not 4 KiB apart,
     // whole (the MR-row instance) and uneven, the `A_COLD` and `A_STREAMED`
     // hints, on three whole panels and on two and a half, each also with a
-    // residual.
+    // residual; with the next call's weights to fetch too (`b_next`, which
+    // the same kernels' per-panel tiles fetch at such depths) under one hint.
     for rows in [3 * mr, m] {
         for n in [3 * nr, 2 * nr + nr / 2] {
             for cold in [A_COLD, A_STREAMED] {
-                let fetched = Variant { cold, ..plain_variant(case) };
+                let fetched = Variant { cold, next_weights: cold == A_STREAMED, ..plain_variant(case) };
                 for v in [fetched, with_residual(fetched, false), with_residual(fetched, true)] {
                     tally.record(run_variant(kernel, oracle, rows, n, 520, case, v));
                 }

@@ -50,7 +50,8 @@ fn tail_mask(len: usize) -> __mmask16 {
 /// row loop, the epilogue's included, has a constant trip count and the
 /// accumulators stay in registers. `V < PANEL_V` serves a last panel whose
 /// live columns fit in `V` vectors: it skips the FMAs of the dead ones.
-/// `PREFETCH` instances stream their panel ([`super::streams_panel`]) and may
+/// `PREFETCH` instances stream their panel ([`super::streams_panel`]), fetch
+/// their share of the next call's weights ([`super::NextWeights`]) and may
 /// prefetch `next`, the rows of the tile after this one
 /// ([`super::streams_rows`]).
 ///
@@ -84,6 +85,7 @@ unsafe fn tile<const MR: usize, const V: usize, const HALF: bool, const PANEL_V:
     // pointers on the stack.
     let chunked = PREFETCH && V == 2;
     let prefetch_rows = chunked && super::streams_rows(t, 12);
+    let mut next_weights = super::NextWeights::of(t);
     let mut panel = t.b_panel;
     // Inlined by force: `for_each_run` calls the closure from two places, and
     // an outlined closure would keep the accumulators in memory.
@@ -101,6 +103,12 @@ unsafe fn tile<const MR: usize, const V: usize, const HALF: bool, const PANEL_V:
             // `len` elements lie in one allocation, so `len <= isize::MAX`.
             let mut i = -(len as isize);
             while i != 0 {
+                if chunked {
+                    // Through an opaque reference to the stack, so that the
+                    // share's state holds no register across the k loop
+                    // (which has 14 general-purpose registers for 12 rows).
+                    core::hint::black_box(&mut next_weights).fetch_chunk();
+                }
                 if prefetch_rows {
                     // The next tile reads the same elements of its rows: fetch
                     // them a tile ahead, one line of each row every 16 steps,
