@@ -73,3 +73,63 @@ fn strided_depth_is_where_the_strided_walk_goes() {
         );
     }
 }
+
+/// `row_range` cuts a call's `b_next` into its row tiles' shares: together
+/// they cover the call's `b_next_len` floats exactly once, in order, each
+/// starting a whole number of lines (16 floats) from `b_next`, and a share
+/// of a share (the driver's calls of a block, then a kernel's tiles of a
+/// call) does the same.
+#[test]
+fn next_weights_shares_cover_b_next_once() {
+    use pointwise::kernels::abi::{row_range, row_tiles};
+    use pointwise::kernels::{Strides, TileArgs};
+    let base: *const f32 = core::ptr::dangling();
+    let call = |m: usize, b_next_len: usize| TileArgs {
+        m,
+        n: 1,
+        k: 1,
+        a_rows: core::ptr::null(),
+        a_k: Strides::CONTIGUOUS,
+        b_panel: core::ptr::null(),
+        b_panel_stride: 0,
+        bias: core::ptr::null(),
+        c_rows: core::ptr::null(),
+        c_cols: Strides::CONTIGUOUS,
+        r_rows: core::ptr::null(),
+        r_cols: Strides::CONTIGUOUS,
+        clamp_min: f32::NEG_INFINITY,
+        clamp_max: f32::INFINITY,
+        accumulate: 0,
+        a_cold: 0,
+        b_next: base,
+        b_next_len,
+    };
+    // Checks that the shares of `t`'s row tiles of `mr` rows tile `at..at +
+    // t.b_next_len` (floats from `base`), and returns them.
+    fn shares(t: &TileArgs, mr: usize, base: *const f32) -> Vec<TileArgs> {
+        let start = (t.b_next as usize - base as usize) / 4;
+        let mut next = start;
+        let tiles: Vec<TileArgs> = row_tiles(t.m, mr).map(|(first, count)| row_range(t, first, count)).collect();
+        for tile in &tiles {
+            let at = (tile.b_next as usize - base as usize) / 4;
+            if tile.b_next_len > 0 {
+                assert_eq!(at, next, "m {} mr {mr}: a gap or an overlap", t.m);
+                assert!((at - start).is_multiple_of(16), "m {} mr {mr}: a share off a line", t.m);
+            }
+            next = at + tile.b_next_len;
+        }
+        assert_eq!(next, start + t.b_next_len, "m {} mr {mr}: the shares end short or past", t.m);
+        tiles
+    }
+    for m in 1..100 {
+        for len in [0, 1, 15, 16, 17, 160, 1000, 4096, 65536 + 5] {
+            for mr in [6, 8, 12, 16] {
+                for part in shares(&call(m, len), mr, base) {
+                    shares(&part, 12, base);
+                }
+            }
+        }
+    }
+    // No rows, no share.
+    assert_eq!(row_range(&call(0, 64), 0, 0).b_next_len, 0);
+}

@@ -569,9 +569,12 @@ pub fn row_range(t: &TileArgs, first: usize, count: usize) -> TileArgs {
 }
 
 /// The share of `t`'s [`TileArgs::b_next`] that its rows `first..first +
-/// count` prefetch: in proportion to their rows, cut at whole cache lines
-/// (16 floats) from `b_next`, so that the row tiles of a call fetch each
-/// line once between them, each spreading its share over its own k loop.
+/// count` prefetch: in proportion to their rows, cut at whole lines (16
+/// floats, cache lines where `b_next` is 64-byte aligned, as panels are) from
+/// `b_next`, so that the row tiles of a call of one panel fetch each line
+/// once between them, each spreading its share over its own k loop. (A call
+/// that a kernel takes panel by panel gives each panel's tiles the same
+/// shares: the driver gives `b_next` to calls of one panel.)
 #[inline(always)]
 pub fn next_weights_share(t: &TileArgs, first: usize, count: usize) -> (*const f32, usize) {
     if t.b_next_len == 0 || t.m == 0 {
@@ -585,7 +588,7 @@ pub fn next_weights_share(t: &TileArgs, first: usize, count: usize) -> (*const f
             ((row as u128 * t.b_next_len as u128 / t.m as u128) as usize) & !15
         }
     };
-    let (start, end) = (at(first), at(first + count));
+    let (start, end) = (at(first), at(first.saturating_add(count)));
     (t.b_next.wrapping_add(start), end.saturating_sub(start))
 }
 

@@ -84,7 +84,8 @@ struct Variant {
     /// results; the x86-64 kernels prefetch by it).
     cold: u32,
     /// The call gets a `b_next` to fetch ahead: its own packed weights
-    /// (never changes results; the 12x32 AVX-512 kernels prefetch it).
+    /// (never changes results; the 12x32 AVX-512 and 6x16 AVX2 kernels'
+    /// per-panel tiles prefetch it).
     next_weights: bool,
     /// Column block of C and R: 0 (contiguous), 1 (NCHW-like), 8 or 16.
     c_block: usize,

@@ -50,10 +50,11 @@ fn tail_mask(len: usize) -> __mmask16 {
 /// row loop, the epilogue's included, has a constant trip count and the
 /// accumulators stay in registers. `V < PANEL_V` serves a last panel whose
 /// live columns fit in `V` vectors: it skips the FMAs of the dead ones.
-/// `PREFETCH` instances stream their panel ([`super::streams_panel`]), fetch
-/// their share of the next call's weights ([`super::NextWeights`]) and may
-/// prefetch `next`, the rows of the tile after this one
-/// ([`super::streams_rows`]).
+/// `PREFETCH` instances stream their panel ([`super::streams_panel`]); those
+/// of two vectors (`V == 2`) also walk their k loop in chunks of 16 steps,
+/// and before each fetch their share of the next call's weights
+/// ([`super::NextWeights`]) and may prefetch `next`, the rows of the tile
+/// after this one ([`super::streams_rows`]).
 ///
 /// # Safety
 /// The ABI contract for `NR = PANEL_V·16`, with `t.m == MR` and
@@ -85,7 +86,7 @@ unsafe fn tile<const MR: usize, const V: usize, const HALF: bool, const PANEL_V:
     // pointers on the stack.
     let chunked = PREFETCH && V == 2;
     let prefetch_rows = chunked && super::streams_rows(t, 12);
-    let mut next_weights = super::NextWeights::of(t);
+    let next_weights = super::NextWeights::of(t);
     let mut panel = t.b_panel;
     // Inlined by force: `for_each_run` calls the closure from two places, and
     // an outlined closure would keep the accumulators in memory.
@@ -107,7 +108,7 @@ unsafe fn tile<const MR: usize, const V: usize, const HALF: bool, const PANEL_V:
                     // Through an opaque reference to the stack, so that the
                     // share's state holds no register across the k loop
                     // (which has 14 general-purpose registers for 12 rows).
-                    core::hint::black_box(&mut next_weights).fetch_chunk();
+                    core::hint::black_box(&next_weights).fetch_chunk(offset + (len as isize + i) as usize);
                 }
                 if prefetch_rows {
                     // The next tile reads the same elements of its rows: fetch
@@ -348,11 +349,28 @@ pub unsafe fn f32_pw_12x32__avx512f_strided(s: &StridedArgs) {
         if !walks_strided(s, LANES) {
             run_strided_as_indirect(s, 0, f32_pw_12x32__avx512f)
         } else if pairs_of_panels(s.n) {
-            per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 2, 4>, [1, 2, 3, 4, 5], 6, strided)
+            walk_strided_6x64(s)
         } else {
             per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 2, 0>, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 12, strided)
         }
     }
+}
+
+/// The strided walk of [`f32_pw_12x32__avx512f_strided`] over pairs of
+/// panels, in 6-row tiles. A function of its own: inlined into the entry
+/// point beside the 12-row walk, its unrolled k loops (`PAIR_K_UNROLL`) left
+/// that walk's 12-row loop two registers short, which it reloaded from the
+/// stack at every step.
+///
+/// # Safety
+/// As for [`f32_pw_12x32__avx512f_strided`], with `walks_strided` true for
+/// `s` and `s.n` of two panels or more.
+#[target_feature(enable = "avx512f,avx512vl")]
+#[inline(never)]
+unsafe fn walk_strided_6x64(s: &StridedArgs) {
+    // SAFETY: forwarded contract (m <= 6 for each instance, n a multiple of
+    // 16).
+    unsafe { per_row_count!(s, walk_strided_tile::<_, Zmm, 2, 2, 4>, [1, 2, 3, 4, 5], 6, strided) }
 }
 
 /// Whether the 12x32 kernels walk `t` (of more than one row: one row goes
@@ -510,6 +528,13 @@ struct Zmm;
 unsafe impl Lanes for Zmm {
     type Vector = __m512;
     const LANES: usize = LANES;
+    // One step per pass in the 12-row walks, whose k loop takes all 14
+    // general-purpose registers: unrolled, it reloaded row pointers from the
+    // stack (so did the strided walk's 6-row tiles of one panel). Two in the
+    // 6-row tiles of the pair walk: resnet50.s2.reduce +2.3% (CLI, builds
+    // alternated six times, Xeon), the other walked layers within ±0.7%.
+    const K_UNROLL: usize = 1;
+    const PAIR_K_UNROLL: usize = 2;
     #[inline(always)]
     unsafe fn zero() -> __m512 {
         // SAFETY: the CPU has AVX-512F (the trait's contract), as below.

@@ -165,31 +165,32 @@ const NEXT_WEIGHTS_LINES_PER_CHUNK: usize = 8;
 
 /// A tile's share of the next call's weights ([`TileArgs::b_next`](crate::abi::TileArgs::b_next), cut by
 /// `row_range`), fetched into L2 a few lines before each chunk of 16 k
-/// steps, spread evenly over the tile's k loop.
+/// steps, over the tile's k loop.
 ///
 /// On the 7x7 layers with megabytes of weights, which go one panel per call
-/// (the driver's walks take at most half an L2 of panels), each panel came
-/// from L3 while the first of its 4-5 row tiles computed, and that tile ran
-/// at about half speed: kept in L2 (1 MiB of weights), the same row tiles ran
-/// at 174 GFLOP/s, against 155-157 with 8 MiB (12x32 AVX-512 kernel, Intel
-/// Xeon, Emerald Rapids, 2 MiB L2). Fetched a share per tile ahead, the tiles
-/// of one panel bring in the next. Measured against no `b_next`, in turn in
-/// one process, two runs, the same Xeon: resnet50.s5.reduce +2.6%, s5.expand
-/// +3.2-3.6%, s5.downsample +3.2-4.0%, s4.downsample (17 row tiles per panel)
-/// +0.1-0.3%; with the AVX2 kernels forced +3%, +2.5-3% and +3%, and level.
-/// mobilenetv2.b17.project, whose 1.2 MiB of weights stay in L2 between
-/// calls, ran 1.2% slower with the fetch (an earlier build), so the driver
-/// gives no `b_next` where the weights fit in L2. The fetch written as a loop
-/// over a varying count of lines cost 10% on its own (a loop exit to predict
-/// per chunk, and its state kept in registers); as a fixed run of at most 8
-/// prefetches, each behind a test of the count, 1-3% where its lines were in
-/// L2 already. Not measured on Zen 4.
+/// (off AMD, the driver's walks take at most half an L2 of panels), each
+/// panel came from L3 while the first of its 4-5 row tiles computed, and that
+/// tile ran at about half speed: kept in L2 (1 MiB of weights), the same row
+/// tiles ran at 174 GFLOP/s, against 155-157 with 8 MiB (12x32 AVX-512
+/// kernel, Intel Xeon, Emerald Rapids, 2 MiB L2). Fetched a share per tile
+/// ahead, the tiles of one panel bring in the next. Measured against no
+/// `b_next`, in turn in one process, two runs, the same Xeon: 12x32 AVX-512,
+/// resnet50.s5.reduce +2.8%, s5.expand +3.7-4.1%, s5.downsample +3.2-3.3%,
+/// s4.downsample (17 row tiles per panel) +0.1-0.5%; 6x16 AVX2 (forced),
+/// +3.6-3.8%, +0.9-1.1%, +4.4-4.5% and level. mobilenetv2.b17.project, whose
+/// 1.2 MiB of weights stay in L2 between calls, ran 1.2% slower with the
+/// fetch (an earlier form), so the driver gives no `b_next` where the
+/// weights fit in L2. The form matters: a loop over a varying count of lines
+/// cost 10% on its own; a cursor written back at each chunk made the 12-row
+/// AVX-512 tile reload row pointers from the stack; tests of two bounds per
+/// line (`line < per_chunk && from + line < lines`) fetched the same lines
+/// and gained nothing on s5.reduce and s5.expand. Not measured on Zen 4.
 #[derive(Clone, Copy)]
 pub(crate) struct NextWeights {
-    /// The next line to fetch.
-    at: *const f32,
-    /// Lines left to fetch.
-    left: usize,
+    /// The share's first line.
+    first: *const f32,
+    /// Lines in the share.
+    lines: usize,
     /// Lines per chunk, at most [`NEXT_WEIGHTS_LINES_PER_CHUNK`].
     per_chunk: usize,
 }
@@ -201,23 +202,27 @@ impl NextWeights {
     pub(crate) fn of(t: &crate::abi::TileArgs) -> Self {
         let lines = t.b_next_len.div_ceil(LINE_FLOATS);
         let chunks = t.k.div_ceil(16).max(1);
-        NextWeights { at: t.b_next, left: lines, per_chunk: lines.div_ceil(chunks).min(NEXT_WEIGHTS_LINES_PER_CHUNK) }
+        NextWeights { first: t.b_next, lines, per_chunk: lines.div_ceil(chunks).min(NEXT_WEIGHTS_LINES_PER_CHUNK) }
     }
 
-    /// Prefetches the next chunk's lines into L2.
+    /// Prefetches into L2 the lines of the chunk that starts at k step
+    /// `step`. A function of the step rather than of a cursor, so that the
+    /// caller can keep `self` in memory, read through an opaque reference:
+    /// with a cursor written back at each chunk, the 12-row AVX-512 tile
+    /// reloaded two row pointers from the stack at every k step.
     #[inline(always)]
-    pub(crate) fn fetch_chunk(&mut self) {
-        if self.left == 0 {
+    pub(crate) fn fetch_chunk(&self, step: usize) {
+        let from = step / 16 * self.per_chunk;
+        if from >= self.lines {
             return;
         }
-        let count = self.per_chunk.min(self.left);
+        let count = self.per_chunk.min(self.lines - from);
+        let at = self.first.wrapping_add(from * LINE_FLOATS);
         for line in 0..NEXT_WEIGHTS_LINES_PER_CHUNK {
             if line < count {
-                prefetch_l2(self.at.wrapping_add(line * LINE_FLOATS));
+                prefetch_l2(at.wrapping_add(line * LINE_FLOATS));
             }
         }
-        self.at = self.at.wrapping_add(count * LINE_FLOATS);
-        self.left -= count;
     }
 }
 

@@ -71,6 +71,10 @@ pub(crate) unsafe trait Lanes {
     type Vector: Copy;
     /// Floats per register.
     const LANES: usize;
+    /// k steps per pass of the walk's k loop (see [`k_steps`]).
+    const K_UNROLL: usize;
+    /// The same, for steps over two panels at a time (see [`walk_rows`]).
+    const PAIR_K_UNROLL: usize;
     /// All lanes zero.
     unsafe fn zero() -> Self::Vector;
     /// All lanes `x`.
@@ -521,7 +525,10 @@ unsafe fn walk_panel<
 /// The k steps of [`walk_panel`] from index `*i` (counting up to 0 from
 /// `-len`) to `stop`: `V` vectors of one panel row (of `PANEL_V` vectors),
 /// or `V / 2` of each of two panels' rows `stride` floats apart (`P = 2`),
-/// and one element of each activation row per step, `panel` moving along.
+/// and one element of each activation row per step, `panel` moving along;
+/// [`Lanes::K_UNROLL`] steps per pass (or `PAIR_K_UNROLL` with `P = 2`)
+/// while as many are left, then one at a time. The same FMAs in the same
+/// order whatever the unroll, so the same bits.
 ///
 /// # Safety
 /// As for [`walk_panel`]; `-len <= *i <= stop <= 0`, and `panel` points a
@@ -541,7 +548,9 @@ unsafe fn k_steps<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usiz
     const { assert!((P == 1 || P == 2) && V.is_multiple_of(P)) };
     let (lanes, nr) = (L::LANES, PANEL_V * L::LANES);
     let (mut at, mut p) = (*i, *panel);
-    while at != stop {
+    // One step: panel row `p` (wrapping: see below), activation element
+    // `at` of each row.
+    let step = |acc: &mut [[L::Vector; V]; MR], p: *const f32, at: isize| {
         // SAFETY: each panel row is in bounds and aligned to the register
         // width (64-byte aligned panels, rows of PANEL_V·LANES floats, `p` a
         // whole number of vectors into its row); the CPU has L's ISA.
@@ -555,14 +564,28 @@ unsafe fn k_steps<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usiz
                 acc_row[v] = unsafe { L::fmadd(a, b[v], acc_row[v]) };
             }
         }
+    };
+    let unroll = if P == 2 { L::PAIR_K_UNROLL } else { L::K_UNROLL };
+    // `K_UNROLL` steps per pass while as many are left, then one at a time.
+    while unroll > 1 && stop - at >= unroll as isize {
+        for u in 0..unroll {
+            step(acc, p.wrapping_add(u * nr), at + u as isize);
+        }
         // Wrapping: a step of a panel's second vector starts a vector into
         // each row, so after the panel's last row `p` is past the panel's end
         // (and, in the last panel, the allocation's), where it is not read.
-        p = p.wrapping_add(nr);
-        at += 1;
+        p = p.wrapping_add(unroll * nr);
+        at += unroll as isize;
         // SAFETY: an empty asm block that only claims to change `at`: this
         // hides the index from LLVM's strength reduction, which would trade
         // the count to 0 for a count up plus an end register.
+        unsafe { core::arch::asm!("/* {0} */", inout(reg) at, options(pure, nomem, nostack, preserves_flags)) };
+    }
+    while at != stop {
+        step(acc, p, at);
+        p = p.wrapping_add(nr);
+        at += 1;
+        // SAFETY: as above.
         unsafe { core::arch::asm!("/* {0} */", inout(reg) at, options(pure, nomem, nostack, preserves_flags)) };
     }
     (*i, *panel) = (at, p);
