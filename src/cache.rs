@@ -86,7 +86,9 @@ pub(crate) fn l1d() -> L1d {
 /// again, after the panels streaming past have pushed them out of L2.
 ///
 /// Elsewhere a walk spans half the L2 at most (the other half holds the
-/// block's activations, see `block_bytes` in the driver). The L3 of an Intel
+/// block's activations, see `block_bytes` in the driver); weights past that
+/// but within the L2 are walked in calls of that many panels
+/// (`panel_calls`). The L3 of an Intel
 /// Xeon (a mesh shared by the socket's cores) did not keep up with a walk
 /// from it: there (300 MiB L3, 2 MiB L2, AVX-512, one thread, timed in turn
 /// in one process, two runs) walking resnet50.s5.reduce, s5.expand and

@@ -749,13 +749,26 @@ unsafe fn run_block(
 ///
 /// A block of one pixel (the M = 1 layers: classifier, squeeze-excitation)
 /// hands all its panels to one kernel call, which can then run several
-/// panels' FMA chains side by side. So does a block at a depth the kernel
-/// walks panels at (`Kernel::panels_walk_depth`), when its call can be
-/// walked (`walkable`: contiguous activation rows, output and residual
-/// columns), but for a last panel narrower than a whole one and not half of
-/// one (`walk_granule`), which gets a call of its own, and unless the
-/// panels weigh more than `cache::walk_panel_budget_bytes`. Other blocks go
-/// one panel at a time.
+/// panels' FMA chains side by side. A block at a depth the kernel walks
+/// panels at (`Kernel::panels_walk_depth`), when its call can be walked
+/// (`walkable`: contiguous activation rows, output and residual columns),
+/// hands the kernel as many panels per call as `cache::walk_panel_budget_bytes`
+/// allows: all of them where they fit, or, where they do not but stay in L2
+/// between calls (not `weights_stream`), an even number of them per call (the
+/// 12x32 AVX-512 kernel walks pairs), but for a last panel narrower than a
+/// whole one and not half of one (`walk_granule`), which gets a call of its
+/// own. Other blocks go one panel at a time, and their calls fetch the next
+/// call's panels ahead (`TileArgs::b_next`).
+///
+/// Walks in calls of the budget's panels, against one panel per call (Intel
+/// Xeon, 2 MiB L2, a budget of 1 MiB; in turn in one process, three runs;
+/// AVX2 kernels forced, two): mobilenetv2.head (1.6 MiB of weights, K = 320)
+/// +4.1-4.9%, AVX2 +3.5-3.9%; resnet50.s4.downsample (2 MiB) +1.0-1.8%,
+/// AVX2 +1.7-3.5%; mobilenetv2.b17.project (1.2 MiB) −1.0 to +1.5%, AVX2
+/// +1.4-2.1%. Where the weights stream from L3, the same calls lost 8-9% on
+/// resnet50.s5.reduce, s5.expand and s5.downsample (4-8 MiB): each call's
+/// first row tile then reads its panels from L3, which the walks do not
+/// fetch ahead.
 fn panel_calls(
     call: &Call<'_>,
     count: usize,
@@ -764,17 +777,33 @@ fn panel_calls(
 ) -> impl Iterator<Item = (usize, usize)> {
     let (kernel, nr) = (call.kernel, call.kernel.nr);
     let panel_bytes = 4 * pack::panel_stride(call.k(), nr);
-    let walk = count > 1
-        && call.k() <= kernel.panels_walk_depth
-        && walkable
-        && panels.len().saturating_mul(panel_bytes) <= cache::walk_panel_budget_bytes();
+    let budget = cache::walk_panel_budget_bytes();
+    let walk_panels = if count > 1 && call.k() <= kernel.panels_walk_depth && walkable {
+        if panels.len().saturating_mul(panel_bytes) <= budget {
+            panels.len()
+        } else if !weights_stream(call, panels.len()) {
+            budget / panel_bytes.max(1) / 2 * 2
+        } else {
+            0
+        }
+    } else {
+        0
+    };
+    let walk = walk_panels >= 1;
     let narrow_last = walk
         && !call.n().is_multiple_of(pointwise_kernels::abi::walk_granule(nr))
         && panels.end == pack::panels(call.n(), nr);
-    let per_call = if count == 1 || walk { panels.len() - usize::from(narrow_last) } else { 1 };
-    (panels.start..panels.end - usize::from(narrow_last))
+    let walked_end = panels.end - usize::from(narrow_last);
+    let per_call = if count == 1 {
+        panels.len()
+    } else if walk {
+        walk_panels
+    } else {
+        1
+    };
+    (panels.start..walked_end)
         .step_by(per_call.max(1))
-        .map(move |panel| (panel, per_call))
+        .map(move |panel| (panel, per_call.min(walked_end - panel)))
         .chain(narrow_last.then(|| (panels.end - 1, 1)))
 }
 
