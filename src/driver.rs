@@ -752,23 +752,11 @@ unsafe fn run_block(
 /// panels' FMA chains side by side. A block at a depth the kernel walks
 /// panels at (`Kernel::panels_walk_depth`), when its call can be walked
 /// (`walkable`: contiguous activation rows, output and residual columns),
-/// hands the kernel as many panels per call as `cache::walk_panel_budget_bytes`
-/// allows: all of them where they fit, or, where they do not but stay in L2
-/// between calls (not `weights_stream`), an even number of them per call (the
-/// 12x32 AVX-512 kernel walks pairs), but for a last panel narrower than a
-/// whole one and not half of one (`walk_granule`), which gets a call of its
-/// own. Other blocks go one panel at a time, and their calls fetch the next
-/// call's panels ahead (`TileArgs::b_next`).
-///
-/// Walks in calls of the budget's panels, against one panel per call (Intel
-/// Xeon, 2 MiB L2, a budget of 1 MiB; in turn in one process, three runs;
-/// AVX2 kernels forced, two): mobilenetv2.head (1.6 MiB of weights, K = 320)
-/// +4.1-4.9%, AVX2 +3.5-3.9%; resnet50.s4.downsample (2 MiB) +1.0-1.8%,
-/// AVX2 +1.7-3.5%; mobilenetv2.b17.project (1.2 MiB) −1.0 to +1.5%, AVX2
-/// +1.4-2.1%. Where the weights stream from L3, the same calls lost 8-9% on
-/// resnet50.s5.reduce, s5.expand and s5.downsample (4-8 MiB): each call's
-/// first row tile then reads its panels from L3, which the walks do not
-/// fetch ahead.
+/// hands the kernel as many panels per call as [`walk_panels_per_call`]
+/// allows, but for a last panel narrower than a whole one and not half of
+/// one (`walk_granule`), which gets a call of its own. Other blocks go one
+/// panel at a time (and, where their weights stream from L3, each call
+/// fetches the next one's panels ahead: `TileArgs::b_next`).
 fn panel_calls(
     call: &Call<'_>,
     count: usize,
@@ -776,35 +764,64 @@ fn panel_calls(
     walkable: bool,
 ) -> impl Iterator<Item = (usize, usize)> {
     let (kernel, nr) = (call.kernel, call.kernel.nr);
-    let panel_bytes = 4 * pack::panel_stride(call.k(), nr);
-    let budget = cache::walk_panel_budget_bytes();
     let walk_panels = if count > 1 && call.k() <= kernel.panels_walk_depth && walkable {
-        if panels.len().saturating_mul(panel_bytes) <= budget {
-            panels.len()
-        } else if !weights_stream(call, panels.len()) {
-            budget / panel_bytes.max(1) / 2 * 2
-        } else {
-            0
-        }
+        walk_panels_per_call(
+            panels.len(),
+            4 * pack::panel_stride(call.k(), nr),
+            cache::walk_panel_budget_bytes(),
+            cache::l2_bytes(),
+        )
     } else {
         0
     };
-    let walk = walk_panels >= 1;
-    let narrow_last = walk
+    let narrow_last = walk_panels > 0
         && !call.n().is_multiple_of(pointwise_kernels::abi::walk_granule(nr))
         && panels.end == pack::panels(call.n(), nr);
-    let walked_end = panels.end - usize::from(narrow_last);
-    let per_call = if count == 1 {
-        panels.len()
-    } else if walk {
-        walk_panels
-    } else {
-        1
-    };
-    (panels.start..walked_end)
+    let per_call = if count == 1 { panels.len() } else { walk_panels.max(1) };
+    cut_panels(panels, per_call, narrow_last)
+}
+
+/// How many of a task's `panels` panels (of `panel_bytes` each) one walked
+/// call takes, 0 for none walked: all of them where they fit the walk's
+/// `budget` (`cache::walk_panel_budget_bytes`); where they do not but fit
+/// the `l2` (they stay there between calls, `weights_stream`), as many as
+/// the budget allows, in an even number (the 12x32 AVX-512 kernel walks
+/// pairs); and none where they stream from L3.
+///
+/// Walks in calls of the budget's panels, against one panel per call (Intel
+/// Xeon, 2 MiB L2, a budget of 1 MiB; in turn in one process, three runs;
+/// AVX2 kernels forced, two): mobilenetv2.head (1.6 MiB of weights, K = 320)
+/// +4.1-4.9%, AVX2 +3.5-3.9%; resnet50.s4.downsample (2 MiB) +1.0-1.8%,
+/// AVX2 +1.7-3.5%; mobilenetv2.b17.project (1.2 MiB) −1.0 to +1.5%, AVX2
+/// +1.4-2.1%. Calls of even sizes instead (head in two calls of 20 panels,
+/// not 24 and 16) ran level with these (builds alternated six times).
+/// Where the weights stream from L3, the same calls lost 8-9% on
+/// resnet50.s5.reduce, s5.expand and s5.downsample (4-8 MiB): each call's
+/// first row tile then reads its panels from L3, which the walks do not
+/// fetch ahead.
+fn walk_panels_per_call(panels: usize, panel_bytes: usize, budget: usize, l2: usize) -> usize {
+    let bytes = panels.saturating_mul(panel_bytes);
+    if bytes <= budget {
+        return panels;
+    }
+    if bytes > l2 {
+        return 0;
+    }
+    budget / panel_bytes.max(1) / 2 * 2
+}
+
+/// `panels` in calls of `per_call` (`>= 1`), as (first panel, panels in the
+/// call), the last one alone when `narrow_last`.
+fn cut_panels(
+    panels: core::ops::Range<usize>,
+    per_call: usize,
+    narrow_last: bool,
+) -> impl Iterator<Item = (usize, usize)> {
+    let end = panels.end - usize::from(narrow_last && !panels.is_empty());
+    (panels.start..end)
         .step_by(per_call.max(1))
-        .map(move |panel| (panel, per_call.min(walked_end - panel)))
-        .chain(narrow_last.then(|| (panels.end - 1, 1)))
+        .map(move |panel| (panel, per_call.min(end - panel)))
+        .chain((narrow_last && !panels.is_empty()).then(|| (panels.end - 1, 1)))
 }
 
 /// Whether a task's `panels` weight panels stream from L3 or memory on each
@@ -843,5 +860,53 @@ unsafe fn activation_pass(
                 call.desc.activation.apply_slice(run);
             });
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{cut_panels, walk_panels_per_call};
+
+    #[test]
+    fn walked_calls_take_what_the_budget_and_the_l2_allow() {
+        const KIB: usize = 1024;
+        // All of them where they fit the budget.
+        assert_eq!(walk_panels_per_call(8, 128 * KIB, 1024 * KIB, 2048 * KIB), 8);
+        // Past the budget but within L2: the budget's panels, an even number.
+        // mobilenetv2.head, 40 panels of 40 KiB: calls of 24 (and 16).
+        assert_eq!(walk_panels_per_call(40, 40 * KIB, 1024 * KIB, 2048 * KIB), 24);
+        // resnet50.s4.downsample, 32 panels of 64 KiB: calls of 16.
+        assert_eq!(walk_panels_per_call(32, 64 * KIB, 1024 * KIB, 2048 * KIB), 16);
+        // 30 panels of 48 KiB (21 fit the budget): calls of 20 (and 10).
+        assert_eq!(walk_panels_per_call(30, 48 * KIB, 1024 * KIB, 2048 * KIB), 20);
+        // A budget of fewer than two panels: none walked.
+        assert_eq!(walk_panels_per_call(3, 600 * KIB, 1024 * KIB, 2048 * KIB), 0);
+        // Past L2 (the weights stream from L3): none walked.
+        assert_eq!(walk_panels_per_call(64, 128 * KIB, 1024 * KIB, 2048 * KIB), 0);
+        // A budget larger than the L2 (AMD: a third of the L3): all of them.
+        assert_eq!(walk_panels_per_call(64, 128 * KIB, 10 * 1024 * KIB, 1024 * KIB), 64);
+    }
+
+    #[test]
+    fn cut_panels_covers_each_panel_once() {
+        for start in 0..4 {
+            for len in 0..20 {
+                for per_call in 1..8 {
+                    for narrow_last in [false, true] {
+                        let calls: Vec<_> = cut_panels(start..start + len, per_call, narrow_last).collect();
+                        let mut next = start;
+                        for &(first, count) in &calls {
+                            assert_eq!(first, next, "{calls:?}");
+                            assert!(count >= 1 && count <= per_call, "{calls:?}");
+                            next += count;
+                        }
+                        assert_eq!(next, start + len, "{calls:?}");
+                        if narrow_last && len > 0 {
+                            assert_eq!(calls.last(), Some(&(start + len - 1, 1)), "{calls:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -806,7 +806,8 @@ pub struct Kernel {
     pub nr: usize,
     /// At depths `k` up to this (0: never; `usize::MAX`, written `any` in
     /// the tile table: always), the driver hands the kernel a block's
-    /// panels in one call (whole ones and at most one half panel, see
+    /// panels in one call, or in a few calls where they weigh more than it
+    /// walks at once (whole ones and at most one half panel, see
     /// [`walk_granule`]) when [`walkable_layout`] holds for it; the kernel
     /// then runs each row tile across all the panels, its rows staying in
     /// L1, rather than each panel across the row tiles. Either order
