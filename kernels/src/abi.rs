@@ -573,8 +573,9 @@ pub fn row_range(t: &TileArgs, first: usize, count: usize) -> TileArgs {
 /// floats, cache lines where `b_next` is 64-byte aligned, as panels are) from
 /// `b_next`, so that the row tiles of a call of one panel fetch each line
 /// once between them, each spreading its share over its own k loop. (A call
-/// that a kernel takes panel by panel gives each panel's tiles the same
-/// shares: the driver gives `b_next` to calls of one panel.)
+/// that a kernel takes panel by panel would give each panel's tiles the same
+/// shares; the driver's calls with a `b_next` are of one panel, or walked,
+/// and walks do not fetch it.)
 #[inline(always)]
 pub fn next_weights_share(t: &TileArgs, first: usize, count: usize) -> (*const f32, usize) {
     if t.b_next_len == 0 || t.m == 0 {

@@ -163,13 +163,14 @@ pub(crate) fn streams_panel(t: &crate::abi::TileArgs, mr: usize, nr: usize) -> b
 /// 2 lines, over `k / 16` chunks).
 const NEXT_WEIGHTS_LINES_PER_CHUNK: usize = 8;
 
-/// A tile's share of the next call's weights ([`TileArgs::b_next`](crate::abi::TileArgs::b_next), cut by
-/// `row_range`), fetched into L2 a few lines before each chunk of 16 k
-/// steps, over the tile's k loop.
+/// A tile's share of the next call's weights
+/// ([`TileArgs::b_next`](crate::abi::TileArgs::b_next), cut by `row_range`),
+/// fetched into L2 a few lines before each chunk of 16 k steps, over the
+/// tile's k loop.
 ///
 /// On the 7x7 layers with megabytes of weights, which go one panel per call
-/// (off AMD, the driver's walks take at most half an L2 of panels), each
-/// panel came from L3 while the first of its 4-5 row tiles computed, and that
+/// (off AMD, the driver walks weights within the L2 only), each panel came
+/// from L3 while the first of its 4-5 row tiles computed, and that
 /// tile ran at about half speed: kept in L2 (1 MiB of weights), the same row
 /// tiles ran at 174 GFLOP/s, against 155-157 with 8 MiB (12x32 AVX-512
 /// kernel, Intel Xeon, Emerald Rapids, 2 MiB L2). Fetched a share per tile
