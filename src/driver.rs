@@ -769,7 +769,7 @@ fn panel_calls(
             panels.len(),
             4 * pack::panel_stride(call.k(), nr),
             cache::walk_panel_budget_bytes(),
-            cache::l2_bytes(),
+            weights_stream(call, panels.len()),
         )
     } else {
         0
@@ -783,8 +783,8 @@ fn panel_calls(
 
 /// How many of a task's `panels` panels (of `panel_bytes` each) one walked
 /// call takes, 0 for none walked: all of them where they fit the walk's
-/// `budget` (`cache::walk_panel_budget_bytes`); where they do not but fit
-/// the `l2` (they stay there between calls, `weights_stream`), as many as
+/// `budget` (`cache::walk_panel_budget_bytes`); where they do not but stay
+/// in L2 between calls (not `streams`: see [`weights_stream`]), as many as
 /// the budget allows, in an even number (the 12x32 AVX-512 kernel walks
 /// pairs); and none where they stream from L3.
 ///
@@ -799,15 +799,14 @@ fn panel_calls(
 /// resnet50.s5.reduce, s5.expand and s5.downsample (4-8 MiB): each call's
 /// first row tile then reads its panels from L3, which the walks do not
 /// fetch ahead.
-fn walk_panels_per_call(panels: usize, panel_bytes: usize, budget: usize, l2: usize) -> usize {
-    let bytes = panels.saturating_mul(panel_bytes);
-    if bytes <= budget {
-        return panels;
+fn walk_panels_per_call(panels: usize, panel_bytes: usize, budget: usize, streams: bool) -> usize {
+    if panels.saturating_mul(panel_bytes) <= budget {
+        panels
+    } else if streams {
+        0
+    } else {
+        budget / panel_bytes.max(1) / 2 * 2
     }
-    if bytes > l2 {
-        return 0;
-    }
-    budget / panel_bytes.max(1) / 2 * 2
 }
 
 /// `panels` in calls of `per_call` (`>= 1`), as (first panel, panels in the
@@ -871,20 +870,21 @@ mod tests {
     fn walked_calls_take_what_the_budget_and_the_l2_allow() {
         const KIB: usize = 1024;
         // All of them where they fit the budget.
-        assert_eq!(walk_panels_per_call(8, 128 * KIB, 1024 * KIB, 2048 * KIB), 8);
+        assert_eq!(walk_panels_per_call(8, 128 * KIB, 1024 * KIB, false), 8);
         // Past the budget but within L2: the budget's panels, an even number.
         // mobilenetv2.head, 40 panels of 40 KiB: calls of 24 (and 16).
-        assert_eq!(walk_panels_per_call(40, 40 * KIB, 1024 * KIB, 2048 * KIB), 24);
+        assert_eq!(walk_panels_per_call(40, 40 * KIB, 1024 * KIB, false), 24);
         // resnet50.s4.downsample, 32 panels of 64 KiB: calls of 16.
-        assert_eq!(walk_panels_per_call(32, 64 * KIB, 1024 * KIB, 2048 * KIB), 16);
+        assert_eq!(walk_panels_per_call(32, 64 * KIB, 1024 * KIB, false), 16);
         // 30 panels of 48 KiB (21 fit the budget): calls of 20 (and 10).
-        assert_eq!(walk_panels_per_call(30, 48 * KIB, 1024 * KIB, 2048 * KIB), 20);
+        assert_eq!(walk_panels_per_call(30, 48 * KIB, 1024 * KIB, false), 20);
         // A budget of fewer than two panels: none walked.
-        assert_eq!(walk_panels_per_call(3, 600 * KIB, 1024 * KIB, 2048 * KIB), 0);
+        assert_eq!(walk_panels_per_call(3, 600 * KIB, 1024 * KIB, false), 0);
         // Past L2 (the weights stream from L3): none walked.
-        assert_eq!(walk_panels_per_call(64, 128 * KIB, 1024 * KIB, 2048 * KIB), 0);
-        // A budget larger than the L2 (AMD: a third of the L3): all of them.
-        assert_eq!(walk_panels_per_call(64, 128 * KIB, 10 * 1024 * KIB, 1024 * KIB), 64);
+        assert_eq!(walk_panels_per_call(64, 128 * KIB, 1024 * KIB, true), 0);
+        // A budget larger than the L2 (AMD: a third of the L3): all of them,
+        // streaming or not.
+        assert_eq!(walk_panels_per_call(64, 128 * KIB, 10 * 1024 * KIB, true), 64);
     }
 
     #[test]

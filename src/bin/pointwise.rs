@@ -8,8 +8,7 @@
 //! For each layer: the kernel that ran, the median time, GFLOP/s, the share of
 //! the single-core f32 FMA peak of the ISA that ran, measured at start-up (the
 //! header gives the CPU's best beside it when another ISA was forced), and the
-//! error against the
-//! naive f64 reference (`pointwise::reference`). With
+//! error against the naive f64 reference (`pointwise::reference`). With
 //! `--threads N`, the N-thread figures too, the speed-up, and `cores`: the
 //! speed-up of a register-only FMA burst timed in the same rounds, which shows
 //! whether the machine really gave N cores meanwhile. Exits non-zero when a

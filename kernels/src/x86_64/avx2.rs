@@ -125,7 +125,7 @@ unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize, const PREF
                     }
                 }
             };
-            // `K_UNROLL` steps per pass while as many are left (see `Ymm`).
+            // `K_UNROLL` steps per pass while as many are left, then one at a time.
             while p + K_UNROLL <= chunk_end {
                 for u in 0..K_UNROLL {
                     // SAFETY: row p + u of the panel is in bounds.

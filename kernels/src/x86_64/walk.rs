@@ -566,7 +566,7 @@ unsafe fn k_steps<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usiz
         }
     };
     let unroll = if P == 2 { L::PAIR_K_UNROLL } else { L::K_UNROLL };
-    // `K_UNROLL` steps per pass while as many are left, then one at a time.
+    // `unroll` steps per pass while as many are left, then one at a time.
     while unroll > 1 && stop - at >= unroll as isize {
         for u in 0..unroll {
             step(acc, p.wrapping_add(u * nr), at + u as isize);
