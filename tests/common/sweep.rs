@@ -78,7 +78,10 @@ struct Variant {
     /// The residual is the output's initial values, read through C's own
     /// row pointers (with `residual`).
     residual_in_c: bool,
-    clamp: bool,
+    /// The clamp's bounds: both finite, the lower or the upper one alone
+    /// (ReLU has the lower one), or neither (the AVX2 walks leave infinite
+    /// bounds out of their stores).
+    clamp: (f32, f32),
     accumulate: bool,
     /// The `a_cold` hint: `A_WARM`, `A_COLD` or `A_STREAMED` (never changes
     /// results; the x86-64 kernels prefetch by it).
@@ -105,7 +108,12 @@ fn variant(case: usize) -> Variant {
         bias: case.is_multiple_of(2),
         residual: case % 3 == 1,
         residual_in_c: case % 9 == 7,
-        clamp: case % 4 == 2,
+        clamp: match case % 8 {
+            2 => (-0.25, 0.5),
+            6 => (f32::NEG_INFINITY, 0.5),
+            0 | 4 => (-0.25, f32::INFINITY),
+            _ => (f32::NEG_INFINITY, f32::INFINITY),
+        },
         accumulate: case % 5 == 3,
         cold: [A_WARM, A_COLD, A_STREAMED][case % 7 % 3],
         next_weights: case % 4 == 1,
@@ -218,7 +226,7 @@ fn run_variant(
     if v.residual_in_c {
         r.clone_from(&c_init);
     }
-    let (lo, hi) = if v.clamp { (-0.25, 0.5) } else { (f32::NEG_INFINITY, f32::INFINITY) };
+    let (lo, hi) = v.clamp;
 
     // `whole`: one call for all `n` columns (the kernel walks the panels);
     // otherwise one call per panel. `rows_per_call`: rows of each call (the

@@ -400,9 +400,14 @@ unsafe impl Lanes for Ymm {
     unsafe fn add(a: __m256, b: __m256) -> __m256 {
         unsafe { _mm256_add_ps(a, b) }
     }
+    const SKIPS_OPEN_CLAMP_BOUNDS: bool = true;
     #[inline(always)]
-    unsafe fn clamp(lo: __m256, hi: __m256, x: __m256) -> __m256 {
-        unsafe { _mm256_min_ps(hi, _mm256_max_ps(lo, x)) }
+    unsafe fn max(lo: __m256, x: __m256) -> __m256 {
+        unsafe { _mm256_max_ps(lo, x) }
+    }
+    #[inline(always)]
+    unsafe fn min(hi: __m256, x: __m256) -> __m256 {
+        unsafe { _mm256_min_ps(hi, x) }
     }
 }
 
