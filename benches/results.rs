@@ -4,7 +4,9 @@
 //! `../shared/peers/run` wrote just before; see `scripts/results.sh`).
 //!
 //! `cargo run --release -p pointwise-benches --example results -- [--xnnpack FILE]`
-//! prints Markdown.
+//! prints Markdown. With `--no-default-features` gemm runs its AVX2 kernels,
+//! and with `POINTWISE_ISA=avx2` pointwise its own: the two side by side on
+//! the AVX2 machines that the speed targets were first set on.
 
 mod peers;
 
@@ -41,11 +43,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let xnnpack = args.iter().position(|a| a == "--xnnpack").map(|i| read_xnnpack(&args[i + 1])).unwrap_or_default();
     let isa = dispatch::default_isa().expect("a usable ISA");
-    let peak_isa = dispatch::detected_isa();
-    // Measured at the start and again at the end, and the better one kept:
+    // The peak of the ISA of the first column, as the runner measures it
+    // (AVX2's where `POINTWISE_ISA=avx2`), at the start and again at the end, and the better one kept:
     // a noisy neighbour during one measurement once put the peak 2% low and
     // the best layers at 101% of it.
-    let peak_at_start = peak::measure_gflops(peak_isa).expect("peak");
+    let peak_at_start = peak::measure_gflops(isa).expect("peak");
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -118,12 +120,20 @@ fn main() {
             ),
         ));
     }
-    let peak = peak_at_start.max(peak::measure_gflops(peak_isa).expect("peak"));
+    let peak = peak_at_start.max(peak::measure_gflops(isa).expect("peak"));
+    // Which kernels gemm may pick: its AVX-512 ones only with the
+    // `gemm-avx512` feature (benches/Cargo.toml).
+    let gemm_kernels = if cfg!(feature = "gemm-avx512") {
+        "its AVX-512 kernels where the CPU has them"
+    } else {
+        "its AVX2 kernels at most (built without the gemm-avx512 feature)"
+    };
     println!(
         "Machine: {cpu}, {date}, 1 thread. Measured f32 FMA peak ({}, 1 core, the better of a measurement \
          before the layers and one after): {peak:.1} GFLOP/s. pointwise ran {}, with the kernels tuned for {} \
-         where the tile table has them. GFLOP/s (higher is better); ratios are pointwise / peer.\n",
-        peak_isa.name(),
+         where the tile table has them; gemm 0.19 ran {gemm_kernels}. GFLOP/s (higher is better); ratios are \
+         pointwise / peer.\n",
+        isa.name(),
         isa.name(),
         dispatch::default_tuning().expect("a valid POINTWISE_TUNING").name()
     );
