@@ -44,9 +44,10 @@ fn main() {
     let xnnpack = args.iter().position(|a| a == "--xnnpack").map(|i| read_xnnpack(&args[i + 1])).unwrap_or_default();
     let isa = dispatch::default_isa().expect("a usable ISA");
     // The peak of the ISA of the first column, as the runner measures it
-    // (AVX2's where `POINTWISE_ISA=avx2`), at the start and again at the end, and the better one kept:
-    // a noisy neighbour during one measurement once put the peak 2% low and
-    // the best layers at 101% of it.
+    // (AVX2's where `POINTWISE_ISA=avx2`), at the start and again at the
+    // end, and the better one kept: a noisy neighbour during one
+    // measurement once put the peak 2% low and the best layers at 101% of
+    // it.
     let peak_at_start = peak::measure_gflops(isa).expect("peak");
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

@@ -30,6 +30,9 @@ marker=results
 if $avx2; then
     export POINTWISE_ISA=avx2
     marker=results-avx2
+else
+    # The main table is of the ISA dispatch picks, whatever the shell has set.
+    unset POINTWISE_ISA
 fi
 case "$runs" in
     '' | *[!0-9]*) echo "--runs takes a positive number" >&2; exit 2 ;;

@@ -78,9 +78,9 @@ struct Variant {
     /// The residual is the output's initial values, read through C's own
     /// row pointers (with `residual`).
     residual_in_c: bool,
-    /// The clamp's bounds: both finite, the lower or the upper one alone
-    /// (ReLU has the lower one), or neither (the AVX2 walks leave infinite
-    /// bounds out of their stores).
+    /// The clamp's bounds: both finite, only the lower one finite (as
+    /// ReLU's), only the upper one, or neither (as no activation's). The AVX2
+    /// walks leave infinite bounds out of their stores.
     clamp: (f32, f32),
     accumulate: bool,
     /// The `a_cold` hint: `A_WARM`, `A_COLD` or `A_STREAMED` (never changes
@@ -108,10 +108,12 @@ fn variant(case: usize) -> Variant {
         bias: case.is_multiple_of(2),
         residual: case % 3 == 1,
         residual_in_c: case % 9 == 7,
-        clamp: match case % 8 {
-            2 => (-0.25, 0.5),
-            6 => (f32::NEG_INFINITY, 0.5),
-            0 | 4 => (-0.25, f32::INFINITY),
+        // Not keyed on `case % 8` (the column block) nor on its parity (the
+        // bias): each clamp meets each of them.
+        clamp: match case % 12 / 3 {
+            0 => (-0.25, 0.5),
+            1 => (-0.25, f32::INFINITY),
+            2 => (f32::NEG_INFINITY, 0.5),
             _ => (f32::NEG_INFINITY, f32::INFINITY),
         },
         accumulate: case % 5 == 3,

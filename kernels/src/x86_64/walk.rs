@@ -91,8 +91,8 @@ pub(crate) unsafe trait Lanes {
     unsafe fn fmadd(a: Self::Vector, b: Self::Vector, c: Self::Vector) -> Self::Vector;
     /// `a + b`.
     unsafe fn add(a: Self::Vector, b: Self::Vector) -> Self::Vector;
-    /// Whether the walk's stores leave out a bound of the clamp that is
-    /// infinite (see [`open_clamp_bounds`]).
+    /// Whether the walk's stores may leave out an infinite bound of the
+    /// clamp (see [`open_clamp_bounds`]).
     const SKIPS_OPEN_CLAMP_BOUNDS: bool;
     /// `max(lo, x)`, lane by lane, NaN kept: it returns its second operand
     /// when either is NaN.
@@ -102,7 +102,7 @@ pub(crate) unsafe trait Lanes {
     /// `min(hi, max(lo, x))`, lane by lane, NaN kept.
     #[inline(always)]
     unsafe fn clamp(lo: Self::Vector, hi: Self::Vector, x: Self::Vector) -> Self::Vector {
-        // SAFETY: the trait's contract.
+        // SAFETY: the CPU has the implementation's ISA (the caller's contract).
         unsafe { Self::min(hi, Self::max(lo, x)) }
     }
 }
@@ -520,32 +520,41 @@ unsafe fn walk_panel<
             }
         }
     }
-    // SAFETY: forwarded.
+    // SAFETY: forwarded; the bounds each instance leaves out are the
+    // infinite ones that `open_clamp_bounds` reports.
     unsafe {
         match open_clamp_bounds::<L>(call) {
             (true, true) => store_rows::<L, MR, V, false, false, R>(call, rows, &acc, first),
             (false, true) => store_rows::<L, MR, V, true, false, R>(call, rows, &acc, first),
-            _ => store_rows::<L, MR, V, true, true, R>(call, rows, &acc, first),
+            // An infinite lower bound under a finite upper one (a clamp
+            // activation that no network layer here uses) keeps both rather
+            // than cost every walk a fourth store instance.
+            (true, false) | (false, false) => store_rows::<L, MR, V, true, true, R>(call, rows, &acc, first),
         }
     }
 }
 
-/// Which bounds of `call`'s clamp are infinite, `(lower, upper)`, where the
-/// walk on `L` leaves such bounds out of its stores ([`store_rows`]); `(false,
-/// false)` otherwise. No activation has both, ReLU the upper one. The
-/// results are the same bits: `max(-inf, x)` and `min(+inf, x)` are `x`,
-/// NaN included.
+/// Which bounds of `call`'s clamp are infinite, `(lower, upper)`, on the
+/// register types whose walks leave such bounds out of their stores
+/// ([`store_rows`], [`Lanes::SKIPS_OPEN_CLAMP_BOUNDS`]); `(false, false)`
+/// on the others. `Activation::None` gives both, ReLU the upper one. The
+/// stores are the same bits either way under the default MXCSR (and with
+/// flush-to-zero): `max(-inf, x)` and `min(+inf, x)` are `x`, NaN, −0.0
+/// and infinities included. (With denormals-are-zero set alone, a
+/// denormal result would go out as it is rather than as zero.)
 ///
-/// On AVX2 each bound is a µop per vector stored on the ports that also take
-/// the FMAs: 12 per 6x16 tile, against 12 FMAs per k step. Both left out,
-/// measured with the AVX2 kernels forced on an Intel Xeon (Emerald Rapids),
-/// CLI builds alternated 16 times, medians of the per-run ratios:
-/// mobilenetv2.b2.expand (K = 16) +5.2%, b3.expand (K = 24) +2.9%, b5.expand
-/// (K = 32) +3.9%, resnet50.s2.expand and s2.first (K = 64) +1.9-2.2%,
-/// shufflenet.grouped +1.9%, b8.expand, b12.expand and s3.expand +1.5-2.4%.
-/// The 12x32 AVX-512 walks ran most of the same layers 0.5-2.5% slower
-/// without them (12 and 20 alternations; not explained: the k loops and
-/// their alignment stayed the same), so they keep both.
+/// On AVX2 each bound is a µop per vector stored, on the ports that also
+/// take the FMAs: 12 per 6x16 tile, against 12 FMAs per k step. Both left
+/// out, measured with the AVX2 kernels forced on an Intel Xeon (Emerald
+/// Rapids), CLI builds alternated 16 times, medians of the per-run ratios
+/// (two sets of runs): mobilenetv2.b2.expand (K = 16) +5.1-5.2%, b3.expand
+/// (K = 24) +2.8-2.9%, b5.expand (K = 32) +3.6-3.9%, resnet50.s2.expand
+/// and s2.first (K = 64) +1.9-2.4%, shufflenet.grouped +1.9%, b8.expand,
+/// b12.expand and s3.expand +1.2-2.6%. Measured on the 6x16 walks; the 8x8
+/// kernel's strided walk shares the code. The 12x32 AVX-512 walks ran five
+/// of nine such layers 0.5-2.5% slower without the bounds and the other
+/// four within ±0.8% (12 and 20 alternations; not explained: the k loops
+/// and their alignment stayed the same), so every zmm walk keeps both.
 #[inline(always)]
 fn open_clamp_bounds<L: Lanes>(call: &WalkCall) -> (bool, bool) {
     if L::SKIPS_OPEN_CLAMP_BOUNDS {
@@ -557,11 +566,11 @@ fn open_clamp_bounds<L: Lanes>(call: &WalkCall) -> (bool, bool) {
 
 /// Clamps (the lower bound where `LOWER`, the upper where `UPPER`) and
 /// stores the `MR` rows of `acc` to columns `first..first + V·LANES` of the
-/// output rows.
+/// output rows. A bound left out must be infinite ([`open_clamp_bounds`]),
+/// or the results differ.
 ///
 /// # Safety
-/// As for [`walk_panel`], whose accumulators `acc` are; the bounds left out
-/// are infinite ([`open_clamp_bounds`]).
+/// As for [`walk_panel`], whose accumulators `acc` are.
 #[inline(always)]
 unsafe fn store_rows<L: Lanes, const MR: usize, const V: usize, const LOWER: bool, const UPPER: bool, R: CallRows>(
     call: &WalkCall,
@@ -569,6 +578,8 @@ unsafe fn store_rows<L: Lanes, const MR: usize, const V: usize, const LOWER: boo
     acc: &[[L::Vector; V]; MR],
     first: usize,
 ) {
+    debug_assert!(LOWER || call.clamp_min == f32::NEG_INFINITY);
+    debug_assert!(UPPER || call.clamp_max == f32::INFINITY);
     let lanes = L::LANES;
     // SAFETY: the CPU has L's ISA (the caller's contract).
     let (lo, hi) = unsafe { (L::splat(call.clamp_min), L::splat(call.clamp_max)) };
