@@ -130,13 +130,12 @@ fn main() {
         "its AVX2 kernels at most (built without the gemm-avx512 feature)"
     };
     println!(
-        "Machine: {cpu}, {date}, 1 thread. Measured f32 FMA peak ({}, 1 core, the better of a measurement \
-         before the layers and one after): {peak:.1} GFLOP/s. pointwise ran {}, with the kernels tuned for {} \
+        "Machine: {cpu}, {date}, 1 thread. Measured f32 FMA peak ({isa}, 1 core, the better of a measurement \
+         before the layers and one after): {peak:.1} GFLOP/s. pointwise ran {isa}, with the kernels tuned for {} \
          where the tile table has them; gemm 0.19 ran {gemm_kernels}. GFLOP/s (higher is better); ratios are \
          pointwise / peer.\n",
-        isa.name(),
-        isa.name(),
-        dispatch::default_tuning().expect("a valid POINTWISE_TUNING").name()
+        dispatch::default_tuning().expect("a valid POINTWISE_TUNING").name(),
+        isa = isa.name(),
     );
     println!(
         "| layer | pointwise {} | % peak |{} gemm 0.19 | matrixmultiply | XNNPACK | vs gemm | vs XNNPACK |{}",
