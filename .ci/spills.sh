@@ -3,7 +3,8 @@
 # release CLI and runs scripts/fma_loop_spills.py on it (objdump -d). The
 # kernels hold some values out of registers with `core::hint::black_box`,
 # which the compiler treats as a hint only; this step notices when a compiler
-# stops taking it.
+# stops taking it. It also fails when a kernel calls a SIMD intrinsic out of
+# line (code kept apart from the kernel's target features).
 #
 # Needs objdump (binutils, which the Rust toolchain's linker, cc, brings)
 # and python3; prints `SPILLS: NOT RUN: reason` and fails without them.

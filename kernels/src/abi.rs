@@ -598,7 +598,7 @@ pub fn next_weights_share(t: &TileArgs, first: usize, count: usize) -> (*const f
 /// # Safety
 /// `t` satisfies the contract for panels of `nr` columns; `tile` upholds it.
 #[inline(always)]
-unsafe fn each_panel_from(t: &TileArgs, nr: usize, first: usize, mut tile: impl FnMut(&TileArgs)) {
+pub(crate) unsafe fn each_panel_from(t: &TileArgs, nr: usize, first: usize, mut tile: impl FnMut(&TileArgs)) {
     let mut c_rows = [core::ptr::null_mut(); MAX_MR];
     let mut r_rows = [core::ptr::null(); MAX_MR];
     for q in first..t.n.div_ceil(nr) {

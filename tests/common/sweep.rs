@@ -186,6 +186,10 @@ fn run_variant(
     let a_row_stride = a_span + 3;
     let a: Vec<f32> = (0..1 + m * a_row_stride).map(|_| rng.f32()).collect();
     let a_rows: Vec<*const f32> = (0..m).map(|i| a[1 + i * a_row_stride..].as_ptr()).collect();
+    // The same values in contiguous depth (for a blocked depth's check).
+    let a_dense: Vec<f32> =
+        (0..m).flat_map(|i| (0..k).map(move |p| 1 + i * a_row_stride + a_k.offset(p))).map(|at| a[at]).collect();
+    let a_dense_rows: Vec<*const f32> = (0..m).map(|i| a_dense[i * k..].as_ptr()).collect();
 
     // B: panels of k x nr, each 64-byte aligned as the ABI promises, zero past column n.
     let panel_stride = (k * nr).next_multiple_of(16);
@@ -233,8 +237,10 @@ fn run_variant(
     // `whole`: one call for all `n` columns (the kernel walks the panels);
     // otherwise one call per panel. `rows_per_call`: rows of each call (the
     // kernel walks the row tiles of a call). `r_in_c`: the residual read
-    // through C's row pointers (else from `r`).
-    let run_reading = |f: KernelFn, whole: bool, rows_per_call: usize, r_in_c: bool| -> Vec<f32> {
+    // through C's row pointers (else from `r`). `dense_a`: A's values from
+    // `a_dense` (else from `a`, in the variant's depth layout).
+    let run_reading = |f: KernelFn, whole: bool, rows_per_call: usize, r_in_c: bool, dense_a: bool| -> Vec<f32> {
+        let (a_rows, a_k) = if dense_a { (&a_dense_rows, Strides::CONTIGUOUS) } else { (&a_rows, a_k) };
         let mut c = c_init.clone();
         let c_base = c.as_mut_ptr();
         let calls = if whole { 1 } else { panels };
@@ -276,7 +282,8 @@ fn run_variant(
         }
         c
     };
-    let run = |f: KernelFn, whole: bool, rows_per_call: usize| run_reading(f, whole, rows_per_call, v.residual_in_c);
+    let run =
+        |f: KernelFn, whole: bool, rows_per_call: usize| run_reading(f, whole, rows_per_call, v.residual_in_c, false);
     // How a call is cut into panels must not change a single bit (the
     // driver's cut depends on the thread count).
     // Nor how it is cut into row tiles (the driver passes a block of rows).
@@ -347,7 +354,7 @@ fn run_variant(
             // A residual in the output: the bits of the same values read
             // from a buffer of their own, from each entry point.
             if v.residual_in_c {
-                let mut pairs = vec![("", one_call.clone(), run_reading(f, false, m, false))];
+                let mut pairs = vec![("", one_call.clone(), run_reading(f, false, m, false, false))];
                 if let (Some(entry), true) = (kernel.run_strided, strided) {
                     pairs.push((
                         " from the strided entry point",
@@ -363,6 +370,21 @@ fn run_variant(
                             kernel.name, in_c[at], apart[at]
                         ));
                     }
+                }
+            }
+            // A blocked depth: the very bits of the same values in contiguous
+            // depth, for every kernel that sums in depth order (all but the
+            // dot kernels, NR = 2, which add depths a vector at a time). The
+            // 6x16 AVX2 kernel's half panels sum even and odd depths apart,
+            // by the depth's index whatever the blocks and their phase.
+            if v.a_block != 0 && kernel.nr > 2 {
+                let dense = run_reading(f, false, m, v.residual_in_c, true);
+                if let Some(at) = (0..c_len).find(|&at| one_call[at].to_bits() != dense[at].to_bits()) {
+                    return Err(format!(
+                        "{}: m={m} n={n} k={k} {v:?}: element {at}: {} with the depth in blocks, {} with it \
+                         contiguous",
+                        kernel.name, one_call[at], dense[at]
+                    ));
                 }
             }
             if let (Some(entry), true) = (kernel.run_strided, strided) {

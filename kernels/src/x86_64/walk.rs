@@ -94,6 +94,12 @@ pub(crate) unsafe trait Lanes {
     /// Whether the walk's stores may leave out an infinite bound of the
     /// clamp (see [`open_clamp_bounds`]).
     const SKIPS_OPEN_CLAMP_BOUNDS: bool;
+    /// Whether a last half panel (one vector of a two-vector panel) runs its
+    /// k loop on two sets of accumulators, even and odd depths (see
+    /// [`k_steps`]). Its kernel's other paths must sum such panels the same
+    /// way, so that the results are the same bits whichever path a column
+    /// takes.
+    const SPLITS_HALF_PANELS: bool;
     /// `max(lo, x)`, lane by lane, NaN kept: it returns its second operand
     /// when either is NaN.
     unsafe fn max(lo: Self::Vector, x: Self::Vector) -> Self::Vector;
@@ -396,7 +402,7 @@ unsafe fn walk_rows<
             // SAFETY: forwarded; columns first..first + 2·NR are the tile's,
             // two whole panels (`first` is a whole number of panels in).
             unsafe {
-                walk_panel::<L, MR, PANEL_V, PAIR_W, 2, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece)
+                walk_panel::<L, MR, PANEL_V, PAIR_W, 2, 1, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece)
             };
             first += pair;
             continue;
@@ -406,9 +412,11 @@ unsafe fn walk_rows<
         // one panel.
         unsafe {
             if STEP_V == 1 || first + step <= call.n {
-                walk_panel::<L, MR, PANEL_V, STEP_V, 1, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
+                walk_panel::<L, MR, PANEL_V, STEP_V, 1, 1, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
+            } else if L::SPLITS_HALF_PANELS {
+                walk_panel::<L, MR, PANEL_V, 1, 1, 2, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
             } else {
-                walk_panel::<L, MR, PANEL_V, 1, 1, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
+                walk_panel::<L, MR, PANEL_V, 1, 1, 1, RESIDUAL, R>(call, rows, &ends, first, pieces, before_piece);
             }
         }
         first += step;
@@ -419,7 +427,8 @@ unsafe fn walk_rows<
 /// a whole panel; 1: one vector of a panel, or a last panel of one vector;
 /// with `P = 2` panels, `2·PANEL_V`: two whole panels, `V / P` vectors of
 /// each). The bias, the k loop in `pieces` pieces (`before_piece(piece)`
-/// before each), the residual and the clamped stores.
+/// before each) on `SETS` sets of accumulators (1, or 2 for a last half
+/// panel: see [`k_steps`]), the residual and the clamped stores.
 ///
 /// # Safety
 /// As for [`walk_rows`]; `ends` holds the tile's row pointers moved to
@@ -433,6 +442,7 @@ unsafe fn walk_panel<
     const PANEL_V: usize,
     const V: usize,
     const P: usize,
+    const SETS: usize,
     const RESIDUAL: bool,
     R: CallRows,
 >(
@@ -445,12 +455,12 @@ unsafe fn walk_panel<
 ) {
     let (lanes, nr, len) = (L::LANES, PANEL_V * L::LANES, call.k);
     // SAFETY (every block below): the CPU has L's ISA (the caller's contract).
-    let mut acc = [[unsafe { L::zero() }; V]; MR];
+    let mut sets = [[[unsafe { L::zero() }; V]; MR]; SETS];
     if !call.bias.is_null() {
         for v in 0..V {
             // SAFETY: bias holds the n columns' floats.
             let b = unsafe { L::load(call.bias.add(first + v * lanes)) };
-            for row in acc.iter_mut() {
+            for row in sets[0].iter_mut() {
                 row[v] = b;
             }
         }
@@ -472,7 +482,7 @@ unsafe fn walk_panel<
             let stop = -((len * (pieces - 1 - piece) / pieces) as isize);
             // SAFETY: forwarded; -len <= i <= stop <= 0, the stops rising
             // with the pieces.
-            unsafe { k_steps::<L, MR, PANEL_V, V, P>(&mut acc, ends, &mut panel, stride, &mut i, stop) };
+            unsafe { k_steps::<L, MR, PANEL_V, V, P, SETS>(&mut sets, ends, &mut panel, stride, len, &mut i, stop) };
         }
     }
     if RESIDUAL {
@@ -480,7 +490,9 @@ unsafe fn walk_panel<
         let fetch_at = -(RESIDUAL_PREFETCH_STEPS as isize);
         if i < fetch_at {
             // SAFETY: forwarded; -len < fetch_at < 0.
-            unsafe { k_steps::<L, MR, PANEL_V, V, P>(&mut acc, ends, &mut panel, stride, &mut i, fetch_at) };
+            unsafe {
+                k_steps::<L, MR, PANEL_V, V, P, SETS>(&mut sets, ends, &mut panel, stride, len, &mut i, fetch_at)
+            };
         }
         for r in 0..MR {
             // SAFETY: r < MR: the call has a residual, and columns first..
@@ -491,7 +503,9 @@ unsafe fn walk_panel<
         }
     }
     // SAFETY: forwarded; -len <= i <= 0.
-    unsafe { k_steps::<L, MR, PANEL_V, V, P>(&mut acc, ends, &mut panel, stride, &mut i, 0) };
+    unsafe { k_steps::<L, MR, PANEL_V, V, P, SETS>(&mut sets, ends, &mut panel, stride, len, &mut i, 0) };
+    // SAFETY: the CPU has L's ISA.
+    let mut acc = unsafe { fold_sets::<L, MR, V, SETS>(&sets) };
     // Read again through an opaque reference, so that the 12-row tile's k
     // loop over one vector of a panel keeps all its row pointers in
     // registers: holding `first` through it, one residual instance of the
@@ -605,6 +619,13 @@ unsafe fn store_rows<L: Lanes, const MR: usize, const V: usize, const LOWER: boo
 /// while as many are left, then one at a time. The same FMAs in the same
 /// order whatever the unroll, so the same bits.
 ///
+/// With `SETS = 2`, depth `d` (the step at index `d - len`) accumulates
+/// into `sets[d % 2]`, which [`fold_sets`] then adds in that order: the
+/// one-vector steps of a 6-row half panel are 6 FMA chains, too few to
+/// cover the FMA's latency (4 cycles, 2 FMAs a cycle: 8 chains), and two
+/// sets make them 12. Every step still goes to the set of its depth, so the
+/// bits do not depend on where the walk's stops fall.
+///
 /// # Safety
 /// As for [`walk_panel`]; `-len <= *i <= stop <= 0`, and `panel` points a
 /// whole number of vectors into the panel's row `len + *i`, `V / P` vectors
@@ -612,56 +633,146 @@ unsafe fn store_rows<L: Lanes, const MR: usize, const V: usize, const LOWER: boo
 /// the next panel, `stride` floats on, is one of the call's whole panels
 /// (columns `first + NR..first + 2·NR` within `n`).
 #[inline(always)]
-unsafe fn k_steps<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usize, const P: usize>(
-    acc: &mut [[L::Vector; V]; MR],
+unsafe fn k_steps<
+    L: Lanes,
+    const MR: usize,
+    const PANEL_V: usize,
+    const V: usize,
+    const P: usize,
+    const SETS: usize,
+>(
+    sets: &mut [[[L::Vector; V]; MR]; SETS],
     ends: &[*const f32; MR],
     panel: &mut *const f32,
     stride: usize,
+    len: usize,
     i: &mut isize,
     stop: isize,
 ) {
     const { assert!((P == 1 || P == 2) && V.is_multiple_of(P)) };
-    let (lanes, nr) = (L::LANES, PANEL_V * L::LANES);
+    const { assert!(SETS == 1 || (SETS == 2 && P == 1)) };
+    let nr = PANEL_V * L::LANES;
     let (mut at, mut p) = (*i, *panel);
-    // One step: panel row `p` (wrapping: see below), activation element
-    // `at` of each row.
-    let step = |acc: &mut [[L::Vector; V]; MR], p: *const f32, at: isize| {
-        // SAFETY: each panel row is in bounds and aligned to the register
-        // width (64-byte aligned panels, rows of PANEL_V·LANES floats, `p` a
-        // whole number of vectors into its row); the CPU has L's ISA.
-        let b: [L::Vector; V] = core::array::from_fn(|v| unsafe {
-            L::load_aligned(p.wrapping_add(v / (V / P) * stride).add(v % (V / P) * lanes))
-        });
-        for (acc_row, end) in acc.iter_mut().zip(ends) {
-            // SAFETY: -len <= at < 0: element len + at of the row.
-            let a = unsafe { L::broadcast(end.offset(at)) };
-            for v in 0..V {
-                acc_row[v] = unsafe { L::fmadd(a, b[v], acc_row[v]) };
+    // SAFETY (every `one_step` below): -len <= at (+ u) < stop <= 0, and
+    // `p` (+ u·nr) is the panel row of that depth, a whole number of vectors
+    // into it (wrapping: see below), as `one_step` needs.
+    if SETS == 1 {
+        let unroll = if P == 2 { L::PAIR_K_UNROLL } else { L::K_UNROLL };
+        // `unroll` steps per pass while as many are left, then one at a time.
+        while unroll > 1 && stop - at >= unroll as isize {
+            for u in 0..unroll {
+                unsafe {
+                    one_step::<L, MR, PANEL_V, V, P>(
+                        &mut sets[0],
+                        ends,
+                        p.wrapping_add(u * nr),
+                        stride,
+                        at + u as isize,
+                    )
+                };
             }
+            // Wrapping: a step of a panel's second vector starts a vector
+            // into each row, so after the panel's last row `p` is past the
+            // panel's end (and, in the last panel, the allocation's), where
+            // it is not read.
+            p = p.wrapping_add(unroll * nr);
+            at += unroll as isize;
+            // SAFETY: an empty asm block that only claims to change `at`:
+            // this hides the index from LLVM's strength reduction, which
+            // would trade the count to 0 for a count up plus an end
+            // register.
+            unsafe { core::arch::asm!("/* {0} */", inout(reg) at, options(pure, nomem, nostack, preserves_flags)) };
         }
-    };
-    let unroll = if P == 2 { L::PAIR_K_UNROLL } else { L::K_UNROLL };
-    // `unroll` steps per pass while as many are left, then one at a time.
-    while unroll > 1 && stop - at >= unroll as isize {
-        for u in 0..unroll {
-            step(acc, p.wrapping_add(u * nr), at + u as isize);
+        while at != stop {
+            unsafe { one_step::<L, MR, PANEL_V, V, P>(&mut sets[0], ends, p, stride, at) };
+            p = p.wrapping_add(nr);
+            at += 1;
+            // SAFETY: as above.
+            unsafe { core::arch::asm!("/* {0} */", inout(reg) at, options(pure, nomem, nostack, preserves_flags)) };
         }
-        // Wrapping: a step of a panel's second vector starts a vector into
-        // each row, so after the panel's last row `p` is past the panel's end
-        // (and, in the last panel, the allocation's), where it is not read.
-        p = p.wrapping_add(unroll * nr);
-        at += unroll as isize;
-        // SAFETY: an empty asm block that only claims to change `at`: this
-        // hides the index from LLVM's strength reduction, which would trade
-        // the count to 0 for a count up plus an end register.
-        unsafe { core::arch::asm!("/* {0} */", inout(reg) at, options(pure, nomem, nostack, preserves_flags)) };
-    }
-    while at != stop {
-        step(acc, p, at);
-        p = p.wrapping_add(nr);
-        at += 1;
-        // SAFETY: as above.
-        unsafe { core::arch::asm!("/* {0} */", inout(reg) at, options(pure, nomem, nostack, preserves_flags)) };
+    } else {
+        // An odd first depth goes alone, so that each pass starts on an even
+        // one; then one step into each set per pass, and a last step into
+        // the first set. (Two such pairs per pass, or a pair's steps
+        // interleaved row by row, made LLVM spill accumulators; and a set
+        // chosen at run time rather than by a constant index kept every set
+        // on the stack.)
+        if at != stop && (len as isize + at) % 2 == 1 {
+            unsafe { one_step::<L, MR, PANEL_V, V, P>(&mut sets[SETS - 1], ends, p, stride, at) };
+            p = p.wrapping_add(nr);
+            at += 1;
+        }
+        while stop - at >= 2 {
+            unsafe {
+                one_step::<L, MR, PANEL_V, V, P>(&mut sets[0], ends, p, stride, at);
+                one_step::<L, MR, PANEL_V, V, P>(&mut sets[SETS - 1], ends, p.wrapping_add(nr), stride, at + 1);
+            }
+            p = p.wrapping_add(2 * nr);
+            at += 2;
+            // SAFETY: as above.
+            unsafe { core::arch::asm!("/* {0} */", inout(reg) at, options(pure, nomem, nostack, preserves_flags)) };
+        }
+        if at != stop {
+            unsafe { one_step::<L, MR, PANEL_V, V, P>(&mut sets[0], ends, p, stride, at) };
+            p = p.wrapping_add(nr);
+            at += 1;
+        }
     }
     (*i, *panel) = (at, p);
+}
+
+/// One k step of [`k_steps`]: panel row `p` (`V` vectors of it, or `V / 2`
+/// of it and of the row `stride` floats on, with `P = 2`) times element `at`
+/// of each activation row, into `acc`. A function rather than a closure of
+/// `k_steps`, so that it is always inlined: with more call sites (two
+/// sets), LLVM kept the closure apart, which has none of the kernel's target
+/// features, and it called its intrinsics out of line (20 times slower).
+///
+/// # Safety
+/// As for [`k_steps`], with `-len <= at < 0` and `p` the panel row of depth
+/// `len + at` (a whole number of vectors into it).
+#[inline(always)]
+unsafe fn one_step<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usize, const P: usize>(
+    acc: &mut [[L::Vector; V]; MR],
+    ends: &[*const f32; MR],
+    p: *const f32,
+    stride: usize,
+    at: isize,
+) {
+    let lanes = L::LANES;
+    // SAFETY: each panel row is in bounds and aligned to the register width
+    // (64-byte aligned panels, rows of PANEL_V·LANES floats, `p` a whole
+    // number of vectors into its row); the CPU has L's ISA.
+    let b: [L::Vector; V] = core::array::from_fn(|v| unsafe {
+        L::load_aligned(p.wrapping_add(v / (V / P) * stride).add(v % (V / P) * lanes))
+    });
+    for (acc_row, end) in acc.iter_mut().zip(ends) {
+        // SAFETY: -len <= at < 0: element len + at of the row.
+        let a = unsafe { L::broadcast(end.offset(at)) };
+        for v in 0..V {
+            // SAFETY: the CPU has L's ISA.
+            acc_row[v] = unsafe { L::fmadd(a, b[v], acc_row[v]) };
+        }
+    }
+}
+
+/// The accumulators of [`k_steps`]' `SETS` sets added up, set by set in
+/// order (the first holds the bias).
+///
+/// # Safety
+/// The CPU has the ISA of `L`.
+#[inline(always)]
+unsafe fn fold_sets<L: Lanes, const MR: usize, const V: usize, const SETS: usize>(
+    sets: &[[[L::Vector; V]; MR]; SETS],
+) -> [[L::Vector; V]; MR] {
+    let mut acc = sets[0];
+    for set in &sets[1..] {
+        for (acc_row, set_row) in acc.iter_mut().zip(set) {
+            for (x, &y) in acc_row.iter_mut().zip(set_row) {
+                // SAFETY: the CPU has L's ISA (the caller's contract).
+                *x = unsafe { L::add(*x, y) };
+            }
+        }
+    }
+    acc
 }
