@@ -346,7 +346,7 @@ pub unsafe fn f32_pw_6x16__avx2_fma(t: &TileArgs) {
     // function.
     unsafe {
         if t.m == 1 {
-            gemv::<2>(t, panel_6x16);
+            gemv::<2, 6, 8>(t, panel_6x16);
         } else if t.n > 16 && crate::abi::walks_panels(t, 16) {
             walk_6x16(t);
         } else {
@@ -525,7 +525,9 @@ unsafe fn panel_6x16(t: &TileArgs) {
 /// As for [`gemv_groups`].
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn gemv<const V: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
+unsafe fn gemv<const V: usize, const V3: usize, const V4: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
+    // The vectors of a group of 3 or 4 panels (no const arithmetic on `V`).
+    const { assert!(V3 == 3 * V && V4 == 4 * V) };
     // A last half panel goes to `one_panel` alone, whose tile sums it on
     // `HALF_PANEL_SETS` sets, as every path does; in a group it would be
     // one plain chain per vector.
@@ -537,8 +539,8 @@ unsafe fn gemv<const V: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
     unsafe {
         if whole > 0 {
             match crate::abi::panel_group_size(&grouped, nr) {
-                3 => gemv_groups::<3, V>(&grouped, one_panel),
-                _ => gemv_groups::<4, V>(&grouped, one_panel),
+                3 => gemv_groups::<3, V, V3>(&grouped, one_panel),
+                _ => gemv_groups::<4, V, V4>(&grouped, one_panel),
             }
         }
         if whole < t.n {
@@ -553,25 +555,32 @@ unsafe fn gemv<const V: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
 /// 29 GFLOP/s on these layers. `P` panels give `P·V` independent chains.
 /// Each column still gets its bias and then one FMA per depth in order, so
 /// the results are bitwise those of [`tile`]; panels left over after the
-/// groups of `P` go to `one_panel`.
+/// groups of `P` go to `one_panel`. A group is stored as one tile of `PV =
+/// P·V` vectors (see [`for_each_panel_group`]).
 ///
 /// # Safety
 /// The ABI contract for `NR = V·8`, with `t.m == 1`; `one_panel` upholds it
 /// for one panel; the CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn gemv_groups<const P: usize, const V: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
-    let group = |tiles: &[TileArgs; P]| {
+unsafe fn gemv_groups<const P: usize, const V: usize, const PV: usize>(t: &TileArgs, one_panel: unsafe fn(&TileArgs)) {
+    const { assert!(PV == P * V) };
+    let group = |tile: &TileArgs| {
         let mut acc = [[_mm256_setzero_ps(); V]; P];
-        for (acc_panel, tile) in acc.iter_mut().zip(tiles) {
-            if !tile.bias.is_null() {
+        if !tile.bias.is_null() {
+            for (i, acc_panel) in acc.iter_mut().enumerate() {
                 for (v, acc_v) in acc_panel.iter_mut().enumerate() {
-                    // SAFETY: the panel's bias holds NR floats.
-                    *acc_v = unsafe { _mm256_loadu_ps(tile.bias.add(v * LANES)) };
+                    // SAFETY: the group's bias holds P·NR floats.
+                    *acc_v = unsafe { _mm256_loadu_ps(tile.bias.add((i * V + v) * LANES)) };
                 }
             }
         }
-        let mut b: [*const f32; P] = core::array::from_fn(|i| tiles[i].b_panel);
+        // SAFETY: the group's P panels exist, `b_panel_stride` floats apart.
+        // Opaque, so that each panel keeps a pointer register of its own: as
+        // one pointer and multiples of the stride, LLVM kept the stride and
+        // the loop's end on the stack and reloaded them at every step.
+        let mut b: [*const f32; P] =
+            core::array::from_fn(|i| core::hint::black_box(unsafe { tile.b_panel.add(i * tile.b_panel_stride) }));
         // SAFETY: the contract gives one readable row pointer.
         let row = unsafe { *t.a_rows };
         t.a_k.for_each_run(
@@ -579,9 +588,17 @@ unsafe fn gemv_groups<const P: usize, const V: usize>(t: &TileArgs, one_panel: u
             #[inline(always)]
             |_, offset, len| {
                 let mut sums = acc;
-                for p in 0..len {
-                    // SAFETY: element p of this run is in bounds by the contract.
-                    let a = unsafe { _mm256_broadcast_ss(&*row.add(offset + p)) };
+                // The index counts up to 0 from -len, from the run's end: the
+                // loop then needs no end register (with a count up to `len`,
+                // the 6x16 kernel kept `len` on the stack and compared with it
+                // at every step).
+                // SAFETY: the run's end is in bounds, or one past.
+                let end = unsafe { row.add(offset + len) };
+                let mut i = -(len as isize);
+                while i != 0 {
+                    // SAFETY: -len <= i < 0: element len + i of this run, in
+                    // bounds by the contract.
+                    let a = unsafe { _mm256_broadcast_ss(&*end.offset(i)) };
                     for (sums_panel, b_panel) in sums.iter_mut().zip(b.iter_mut()) {
                         for (v, sum) in sums_panel.iter_mut().enumerate() {
                             // SAFETY: the panel row is in bounds and aligned.
@@ -590,14 +607,23 @@ unsafe fn gemv_groups<const P: usize, const V: usize>(t: &TileArgs, one_panel: u
                         // SAFETY: stays within (or one past) the panel.
                         *b_panel = unsafe { b_panel.add(V * LANES) };
                     }
+                    i += 1;
+                    // SAFETY: an empty asm block that only claims to change
+                    // `i`: it hides the index from LLVM's strength reduction,
+                    // which would trade the count to 0 for a count up to an
+                    // end (as in the walk's `k_steps`).
+                    unsafe {
+                        core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags))
+                    };
                 }
                 acc = sums;
             },
         );
-        for (tile, acc_panel) in tiles.iter().zip(acc) {
-            // SAFETY: the panel's tile satisfies the contract, with m = 1.
-            unsafe { store_tile::<1, V>(tile, [acc_panel]) };
-        }
+        // The group's columns in order, panel by panel.
+        let row: [__m256; PV] = core::array::from_fn(|j| acc[j / V][j % V]);
+        // SAFETY: the group's tile satisfies the contract, with m = 1 and
+        // n <= PV·LANES.
+        unsafe { store_tile::<1, PV>(tile, [row]) };
     };
     // SAFETY: forwarded contract; `one_panel` upholds it for one panel.
     unsafe { for_each_panel_group::<P>(t, V * LANES, group, |tile| one_panel(tile)) };
