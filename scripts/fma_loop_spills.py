@@ -93,7 +93,7 @@ print(
     f"{tile_spills} of them spilling once per tile, {single_chains} of one FMA)"
 )
 
-# A SIMD intrinsic called rather than inlined: code that LLVM kept apart from
+# A SIMD intrinsic called (or tail-called) rather than inlined: code that LLVM kept apart from
 # the kernel (a closure of a generic helper, say) has none of the kernel's
 # target features, so each intrinsic in it becomes a call. A 6x16 walk whose
 # step closure was kept apart ran 20 times slower, with no spill to show it.
@@ -102,7 +102,7 @@ outlined = sorted(
         f"{name}: {m.group(1)}"
         for name, insns in functions.items()
         for _, insn in insns
-        if (m := re.search(r"call\s+\w+ <(core::core_arch::(?:x86|aarch64|arm_shared)::(?!xsave)[^>]*)>", insn))
+        if (m := re.search(r"(?:callq?|jmpq?)\s+\w+ <(core::core_arch::(?:x86|aarch64|arm_shared)::(?!xsave)[^>]*)>", insn))
     }
 )
 for line in outlined:

@@ -27,7 +27,12 @@
 //! Each output element is `bias[j]`, then one fused multiply-add per `p` in
 //! increasing order, then the epilogue, whatever the call's `m` and `n` and
 //! whichever panel, row tile or row slot it is computed in: so results never
-//! depend on how a call is cut into tiles (and so on the thread count).
+//! depend on how a call is cut into tiles (and so on the thread count). A
+//! kernel may sum some panels otherwise, the same way on each of its paths:
+//! the 6x16 AVX2 kernel sums a last panel of at most 8 columns on two sets of
+//! FMAs, even and odd `p`, added before the epilogue (`HALF_PANEL_SETS` in
+//! `x86_64/avx2.rs`); the dot kernels (`NR = 2`) add depths a vector at a
+//! time.
 //!
 //! One call may cover many row tiles (the driver passes a whole block of
 //! pixels with one panel, or with several: see [`Kernel::panels_walk_depth`]):
@@ -425,8 +430,9 @@ pub fn walks_panels(t: &TileArgs, nr: usize) -> bool {
 
 /// The columns a walked call comes in multiples of: half a panel of `nr`
 /// (one vector of the kernels that walk: 16 of the 12x32 AVX-512 kernel, 8
-/// of the 6x16 AVX2 one). A walking kernel runs a last half panel with half
-/// its accumulators; a last panel of other widths gets a call of its own.
+/// of the 6x16 AVX2 one). A walking kernel runs a last half panel with one
+/// vector of accumulators per row (two sets of them on the 6x16 AVX2
+/// kernel); a last panel of other widths gets a call of its own.
 #[inline(always)]
 pub fn walk_granule(nr: usize) -> usize {
     (nr / 2).max(1)

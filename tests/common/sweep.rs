@@ -441,12 +441,12 @@ fn run_variant(
     Ok(())
 }
 
-/// Sweeps `kernel` over m in 1..=MR, n in 1..=2·NR+1 (and 4 to 5 panels for
+/// Sweeps `kernel` over m in 1..=MR, n in 1..=2·NR+1 (and 3 to 5 panels for
 /// m = 1), every depth of `depths`; then calls of three row tiles (m =
 /// 2·MR + MR / 2 + 1) on a few column counts and the depths up to 17 and 63
 /// to 65, each also in the plain variant; calls of three row tiles at K =
-/// 520 that the x86-64 kernels fetch ahead for; and the strided entry
-/// point's long calls.
+/// 520 and 521 that the x86-64 kernels fetch ahead for; and the strided
+/// entry point's long calls.
 /// The caller checks that the CPU supports the kernel's ISA.
 pub fn sweep(kernel: &Kernel, depths: &[usize]) -> Tally {
     sweep_rows(kernel, depths, true)
@@ -461,10 +461,12 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     let mut tally = Tally::default();
     let mut case = 0;
     for m in 1..=kernel.mr {
-        // One-row tiles also get 4 and 5 panels (the kernels' M = 1 path
-        // groups 4 panels), whole and ragged.
+        // One-row tiles also get 3 to 5 panels (the kernels' M = 1 path
+        // groups 3 or 4 panels), whole and ragged: a group whose last panel
+        // lacks one column (3·NR − 1), a panel of one column left over, a
+        // ragged panel left over.
         let nr = kernel.nr;
-        let wide: &[usize] = if m == 1 { &[4 * nr, 4 * nr + 1, 5 * nr - 1, 5 * nr + 1] } else { &[] };
+        let wide: &[usize] = if m == 1 { &[3 * nr - 1, 4 * nr, 4 * nr + 1, 5 * nr - 1, 5 * nr + 1] } else { &[] };
         for n in (1..=2 * nr + 1).chain(wide.iter().copied()) {
             for &k in depths {
                 tally.record(run_case(kernel, oracle, m, n, k, case));
@@ -514,11 +516,15 @@ pub fn sweep_rows(kernel: &Kernel, depths: &[usize], multi_row: bool) -> Tally {
     // residual; with the next call's weights to fetch too (`b_next`, which
     // the same kernels' per-panel tiles fetch at such depths) under one hint.
     for rows in [3 * mr, m] {
+        // An odd depth for the uneven tiles: the streaming walks' pieces then
+        // stop at odd depths (the AVX2 half panels' two sets follow the
+        // depth's parity across such stops).
+        let k = if rows == m { 521 } else { 520 };
         for n in [3 * nr, 2 * nr + nr / 2] {
             for cold in [A_COLD, A_STREAMED] {
                 let fetched = Variant { cold, next_weights: cold == A_STREAMED, ..plain_variant(case) };
                 for v in [fetched, with_residual(fetched, false), with_residual(fetched, true)] {
-                    tally.record(run_variant(kernel, oracle, rows, n, 520, case, v));
+                    tally.record(run_variant(kernel, oracle, rows, n, k, case, v));
                 }
             }
             case += 1;

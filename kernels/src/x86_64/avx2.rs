@@ -608,13 +608,7 @@ unsafe fn gemv_groups<const P: usize, const V: usize, const PV: usize>(t: &TileA
                         *b_panel = unsafe { b_panel.add(V * LANES) };
                     }
                     i += 1;
-                    // SAFETY: an empty asm block that only claims to change
-                    // `i`: it hides the index from LLVM's strength reduction,
-                    // which would trade the count to 0 for a count up to an
-                    // end (as in the walk's `k_steps`).
-                    unsafe {
-                        core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags))
-                    };
+                    i = super::opaque_index(i);
                 }
                 acc = sums;
             },

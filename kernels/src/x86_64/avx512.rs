@@ -155,12 +155,7 @@ unsafe fn tile<const MR: usize, const V: usize, const HALF: bool, const PANEL_V:
                     // SAFETY: stays within (or one past) the k·NR panel.
                     panel = unsafe { panel.add(nr) };
                     i += 1;
-                    // SAFETY: an empty asm block that only claims to change `i`: this
-                    // hides the index from LLVM's strength reduction, which would trade
-                    // the count to 0 for a count up plus an end register.
-                    unsafe {
-                        core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags))
-                    };
+                    i = super::opaque_index(i);
                     // Unchunked, one loop runs the whole run.
                     if if chunked { i & 15 == 0 } else { i == 0 } {
                         break;
@@ -572,9 +567,10 @@ unsafe impl Lanes for Zmm {
     // Measured slower without them: see `open_clamp_bounds`.
     const SKIPS_OPEN_CLAMP_BOUNDS: bool = false;
     // A 12-row half panel is 12 chains already. Splitting the walks' half
-    // panels (the 6-row pairs' are 6 chains) ran mobilenetv2.b3.expand 4.5%
-    // slower and shufflenet.grouped 1.3% faster (Intel Xeon, CLI builds
-    // alternated 8 times; the other paths left as they were).
+    // panels (the 6-row pairs' are 6 chains) ran mobilenetv2.b3.expand
+    // 0.8-4.5% slower and shufflenet.grouped 1.3-3.4% faster (Intel Xeon,
+    // two builds, CLI builds alternated 8 times each; the other paths left
+    // as they were).
     const SPLITS_HALF_PANELS: bool = false;
     #[inline(always)]
     unsafe fn max(lo: __m512, x: __m512) -> __m512 {
@@ -724,13 +720,7 @@ unsafe fn gemv_groups<const P: usize, const V: usize, const PV: usize>(t: &TileA
                         *b_panel = unsafe { b_panel.add(V * LANES) };
                     }
                     i += 1;
-                    // SAFETY: an empty asm block that only claims to change
-                    // `i`: it hides the index from LLVM's strength reduction,
-                    // which would trade the count to 0 for a count up to an
-                    // end (as in the walk's `k_steps`).
-                    unsafe {
-                        core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags))
-                    };
+                    i = super::opaque_index(i);
                 }
                 acc = sums;
             },

@@ -59,6 +59,22 @@ const PREFETCH_AHEAD_L2: usize = 8192;
 /// The floats of a 64-byte cache line.
 const LINE_FLOATS: usize = 16;
 
+/// `i`, hidden from LLVM's loop strength reduction: an empty asm block that
+/// only claims to change it. A k loop that counts an index up to 0 needs no
+/// end register besides it; without the block, LLVM traded the count for a
+/// count up plus an end (in a register, or on the stack where the k loop has
+/// none to spare). Under Miri, which runs no inline assembly, `i` as it is.
+#[inline(always)]
+pub(crate) fn opaque_index(mut i: isize) -> isize {
+    #[cfg(not(miri))]
+    // SAFETY: the block is empty: it reads and writes nothing but `i`'s
+    // register, and keeps the flags.
+    unsafe {
+        core::arch::asm!("/* {0} */", inout(reg) i, options(pure, nomem, nostack, preserves_flags))
+    };
+    i
+}
+
 /// Prefetches what a later tile of the block reads at element `at` of `row`
 /// (which the caller reads from element 0 on): into L1 8 KiB on, or, for
 /// `STREAMED` activations (the `a_cold` hint [`A_STREAMED`]), into L2 32 KiB

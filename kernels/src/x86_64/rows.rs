@@ -3,8 +3,9 @@
 //! strides of a [`StridedArgs`] call. A walk written over [`CallRows`] does
 //! the same operations in the same order whichever the rows' source. (The
 //! strided entry points give the bits of the indirect ones because each row
-//! is computed the same way there too: bias, FMAs in k order, residual,
-//! clamp, whether the indirect entry point walks or runs its `tile`.)
+//! is computed the same way there too: bias, FMAs in k order (on two sets,
+//! even and odd k, in the 6x16 AVX2 kernel's half panels), residual, clamp,
+//! whether the indirect entry point walks or runs its `tile`.)
 
 use crate::abi::{row_pointers_at, StridedArgs, TileArgs};
 

@@ -677,18 +677,13 @@ unsafe fn k_steps<
             // it is not read.
             p = p.wrapping_add(unroll * nr);
             at += unroll as isize;
-            // SAFETY: an empty asm block that only claims to change `at`:
-            // this hides the index from LLVM's strength reduction, which
-            // would trade the count to 0 for a count up plus an end
-            // register.
-            unsafe { core::arch::asm!("/* {0} */", inout(reg) at, options(pure, nomem, nostack, preserves_flags)) };
+            at = super::opaque_index(at);
         }
         while at != stop {
             unsafe { one_step::<L, MR, PANEL_V, V, P>(&mut sets[0], ends, p, stride, at) };
             p = p.wrapping_add(nr);
             at += 1;
-            // SAFETY: as above.
-            unsafe { core::arch::asm!("/* {0} */", inout(reg) at, options(pure, nomem, nostack, preserves_flags)) };
+            at = super::opaque_index(at);
         }
     } else {
         // An odd first depth goes alone, so that each pass starts on an even
@@ -709,8 +704,7 @@ unsafe fn k_steps<
             }
             p = p.wrapping_add(2 * nr);
             at += 2;
-            // SAFETY: as above.
-            unsafe { core::arch::asm!("/* {0} */", inout(reg) at, options(pure, nomem, nostack, preserves_flags)) };
+            at = super::opaque_index(at);
         }
         if at != stop {
             unsafe { one_step::<L, MR, PANEL_V, V, P>(&mut sets[0], ends, p, stride, at) };
