@@ -10,7 +10,7 @@
 
 use core::arch::x86_64::*;
 
-use super::walk::{walk_streams, walk_strided_tile, walk_tile, walks_strided, Lanes};
+use super::walk::{fold_sets, walk_streams, walk_strided_tile, walk_tile, walks_strided, Lanes};
 
 use crate::abi::{
     bias_pair_bits, for_each_panel, for_each_panel_group, plain_pairs, row_pointers_at, row_range,
@@ -183,16 +183,9 @@ unsafe fn tile<const MR: usize, const V: usize, const PANEL_V: usize, const PREF
         acc = sums;
     });
 
-    let mut sum = acc[0];
-    for set in &acc[1..] {
-        for (sum_row, set_row) in sum.iter_mut().zip(set) {
-            for (x, &y) in sum_row.iter_mut().zip(set_row) {
-                *x = _mm256_add_ps(*x, y);
-            }
-        }
-    }
-    // SAFETY: the contract's pointers for rows < m, columns < n.
-    unsafe { store_tile::<MR, V>(t, sum) };
+    // SAFETY: the CPU has AVX2 (the function's features); the contract's
+    // pointers for rows < m, columns < n.
+    unsafe { store_tile::<MR, V>(t, fold_sets::<Ymm, MR, V, SETS>(&acc)) };
 }
 
 /// Epilogue: accumulate, residual, clamp and store the `MR == m` rows,
@@ -532,7 +525,8 @@ unsafe fn gemv<const V: usize, const V3: usize, const V4: usize>(t: &TileArgs, o
     // `HALF_PANEL_SETS` sets, as every path does; in a group it would be
     // one plain chain per vector.
     let nr = V * LANES;
-    let whole = if V > 1 && (1..=LANES).contains(&(t.n % nr)) { t.n - t.n % nr } else { t.n };
+    let half_panel_last = HALF_PANEL_SETS > 1 && V > 1 && (1..=LANES).contains(&(t.n % nr));
+    let whole = if half_panel_last { t.n - t.n % nr } else { t.n };
     let grouped = TileArgs { n: whole, ..*t };
     // SAFETY: forwarded; `grouped` is `t`'s first `whole` columns, a whole
     // number of panels (or all of `t`).

@@ -750,13 +750,13 @@ unsafe fn one_step<L: Lanes, const MR: usize, const PANEL_V: usize, const V: usi
     }
 }
 
-/// The accumulators of [`k_steps`]' `SETS` sets added up, set by set in
-/// order (the first holds the bias).
+/// The accumulators of `SETS` sets added up, set by set in order (the first
+/// holds the bias): those of [`k_steps`], and of the AVX2 tile's half panels.
 ///
 /// # Safety
 /// The CPU has the ISA of `L`.
 #[inline(always)]
-unsafe fn fold_sets<L: Lanes, const MR: usize, const V: usize, const SETS: usize>(
+pub(crate) unsafe fn fold_sets<L: Lanes, const MR: usize, const V: usize, const SETS: usize>(
     sets: &[[[L::Vector; V]; MR]; SETS],
 ) -> [[L::Vector; V]; MR] {
     let mut acc = sets[0];
